@@ -1,5 +1,7 @@
 """A small client for Akool's Image Generate API. No Gradio, no disk: publishable on its own."""
 
+from .auth import ApiKeyAuth, TokenAuth
+from .client import DEFAULT_BASE_URL, AkoolClient
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _error_names
 from .models import (
@@ -14,9 +16,15 @@ from .models import (
     validate_button,
     validate_job_id,
 )
+from .transport import RetryPolicy
 from .webhook import WebhookEvent, parse_webhook
 
 __all__ = [
+    "AkoolClient",
+    "ApiKeyAuth",
+    "DEFAULT_BASE_URL",
+    "RetryPolicy",
+    "TokenAuth",
     "BUTTONS",
     "RESOLUTIONS",
     "SCALES",

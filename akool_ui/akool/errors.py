@@ -20,6 +20,7 @@ for the page). No secret is ever formatted into any of them.
     ├── TransportError              the request did not get a usable HTTP answer
     │   ├── ConnectError            never reached the server (safe to retry anything)
     │   ├── RequestTimeout          reached it, no answer in time (a create may have happened!)
+    │   ├── ConnectionDropped       reached it, connection broke before the answer (ditto)
     │   └── HttpStatusError         HTTP 4xx/5xx without an Akool envelope
     ├── ProtocolError               an answer we cannot parse (not JSON, wrong shape)
     ├── JobFailed                   the job ended with image_status 4
@@ -53,6 +54,7 @@ __all__ = [
     "TransportError",
     "ConnectError",
     "RequestTimeout",
+    "ConnectionDropped",
     "HttpStatusError",
     "ProtocolError",
     "JobFailed",
@@ -173,6 +175,10 @@ class RequestTimeout(TransportError):
     """The server took too long to answer; it may still have acted on the request."""
 
     default_user_message = "Akool took too long to answer. Please try again in a moment."
+
+
+class ConnectionDropped(TransportError):
+    """The connection broke after the request was sent; the server may have acted on it."""
 
 
 class HttpStatusError(TransportError):
