@@ -1,0 +1,234 @@
+"""Image-to-image sources: validated uploads kept under the cache dir and served at unguessable URLs.
+
+Akool only takes a source image as a URL it can fetch. So an uploaded file is validated and
+normalised (``images.validate_upload``), written as ``<cache>/uploads/<token>.<ext>`` with a random
+256-bit token, and the app serves it at ``<base>/uploads/<token>.<ext>``, where ``<base>`` is the
+public URL (``AKOOL_PUBLIC_URL`` or ``https://$SPACE_HOST``) in Akool mode, or the app's own local
+URL in demo mode (the in-process simulator fetches from 127.0.0.1). Nothing here knows about Gradio.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Upload",
+    "UploadStore",
+    "NoPublicUrl",
+    "UPLOAD_ROUTE",
+    "MAX_UPLOAD_AGE",
+]
+
+UPLOAD_ROUTE = "/uploads"
+# Akool fetches the source when the job starts, but "reuse settings" from history wants it back later;
+# a month keeps recent history reusable without letting uploads pile up forever.
+MAX_UPLOAD_AGE = 30 * 24 * 3600.0
+_TOKEN_BYTES = 32  # 256 bits: not enumerable, so an upload URL is as private as whoever holds it
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+_NAME = re.compile(r"(?P<token>[A-Za-z0-9_-]{43})\.(?P<ext>png|jpg|webp)")
+_MEDIA_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
+_FORMAT_EXT = {"PNG": "png", "JPEG": "jpg", "JPG": "jpg", "WEBP": "webp"}
+
+
+class NoPublicUrl(Exception):
+    """An upload cannot be used as a source: Akool could not reach this app to fetch it."""
+
+    user_message = (
+        "Uploaded source images need a public address for this app so Akool can fetch them: "
+        "set AKOOL_PUBLIC_URL to the URL people use to open this page (automatic on Hugging Face "
+        "Spaces), or paste a public image URL instead."
+    )
+
+    def __init__(self) -> None:
+        super().__init__(self.user_message)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One stored source image."""
+
+    token: str
+    path: Path
+    media_type: str
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def url(self, base_url: str) -> str:
+        return f"{base_url.rstrip('/')}{UPLOAD_ROUTE}/{self.name}"
+
+
+def _default_validator(data: bytes) -> tuple[bytes, str]:
+    from . import images  # local import: Pillow loads only when someone uploads
+
+    return _coerce_validated(images.validate_upload(data))
+
+
+def _coerce_validated(result: object) -> tuple[bytes, str]:
+    """Accept what ``images.validate_upload`` returns: (bytes, format) or an object with data/format."""
+    if isinstance(result, tuple) and len(result) == 2:
+        data, fmt = result
+    else:
+        data = getattr(result, "data", None)
+        fmt = getattr(result, "format", None)
+    if not isinstance(data, (bytes, bytearray)) or not isinstance(fmt, str):
+        raise TypeError(f"validate_upload returned {type(result).__name__}, expected bytes and a format")
+    ext = _FORMAT_EXT.get(fmt.upper().lstrip("."))
+    if ext is None:
+        raise TypeError(f"validate_upload returned unsupported format {fmt!r}")
+    return bytes(data), ext
+
+
+class UploadStore:
+    """Source images on disk, each under a random token; resolvable only by that token."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        public_url: str | None = None,
+        local_url: str | None = None,
+        demo: bool = False,
+        validator: Callable[[bytes], object] | None = None,
+        max_bytes: int = 20 * 2**20,  # images.MAX_UPLOAD_BYTES; checked here before reading the file
+    ) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.public_url = public_url.rstrip("/") if public_url else None
+        self.local_url = local_url.rstrip("/") if local_url else None
+        self.demo = demo
+        self._validator = validator
+        self.max_bytes = max_bytes
+
+    def __repr__(self) -> str:
+        return f"UploadStore(root={str(self.root)!r}, demo={self.demo})"
+
+    # -- adding -------------------------------------------------------------------------------------
+    def add_bytes(self, data: bytes) -> Upload:
+        """Validate, normalise and store an uploaded image.
+
+        Raises:
+            images.ImageValidationError: not an acceptable image (with a user_message).
+        """
+        if self._validator is None:
+            normalised, ext = _default_validator(data)
+        else:
+            normalised, ext = _coerce_validated(self._validator(data))
+        return self._write(normalised, ext)
+
+    def add_file(self, path: str | os.PathLike[str]) -> Upload:
+        """Validate and store the image at ``path`` (e.g. the file Gradio received from the browser)."""
+        path = Path(path)
+        size = path.stat().st_size
+        if size > self.max_bytes:  # refuse before reading it all into memory
+            from .images import ImageValidationError
+
+            raise ImageValidationError(
+                f"The image is too large ({size / 2**20:.1f} MB); the limit is {self.max_bytes // 2**20} MB."
+            )
+        return self.add_bytes(path.read_bytes())
+
+    def adopt(self, path: str | os.PathLike[str]) -> Upload:
+        """Store a copy of one of our own result images (already valid) as a source: "use as source"."""
+        path = Path(path)
+        ext = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp"}.get(path.suffix.lower())
+        if ext is None:
+            return self.add_file(path)
+        token = secrets.token_urlsafe(_TOKEN_BYTES)
+        dest = self.root / f"{token}.{ext}"
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        shutil.copyfile(path, tmp)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, dest)
+        return Upload(token, dest, _MEDIA_TYPES[ext])
+
+    def _write(self, data: bytes, ext: str) -> Upload:
+        token = secrets.token_urlsafe(_TOKEN_BYTES)
+        dest = self.root / f"{token}.{ext}"
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, dest)
+        log.info("stored upload %s… (%d bytes)", token[:6], len(data))
+        return Upload(token, dest, _MEDIA_TYPES[ext])
+
+    # -- resolving ----------------------------------------------------------------------------------
+    def resolve(self, name: str) -> Upload | None:
+        """The upload called ``<token>.<ext>``, or None. Anything not shaped like ours never touches disk."""
+        match = _NAME.fullmatch(name or "")
+        if not match:
+            return None
+        path = self.root / name
+        if not path.is_file():
+            return None
+        return Upload(match["token"], path, _MEDIA_TYPES[match["ext"]])
+
+    def resolve_url(self, url: str | None) -> Upload | None:
+        """If ``url`` points at one of our uploads (any host: the local port changes between runs), find it."""
+        if not url:
+            return None
+        try:
+            path = urlsplit(url).path
+        except ValueError:
+            return None
+        prefix = UPLOAD_ROUTE + "/"
+        idx = path.rfind(prefix)
+        if idx < 0:
+            return None
+        return self.resolve(path[idx + len(prefix):])
+
+    # -- URLs ---------------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str | None:
+        """Where Akool (or the demo simulator) can fetch uploads from, if anywhere."""
+        if self.demo:
+            return self.local_url or self.public_url
+        return self.public_url
+
+    @property
+    def can_serve(self) -> bool:
+        return self.base_url is not None
+
+    def url_for(self, upload: Upload) -> str:
+        """The URL to send to Akool for this upload.
+
+        Raises:
+            NoPublicUrl: Akool mode without a public URL for this app.
+        """
+        base = self.base_url
+        if base is None:
+            raise NoPublicUrl()
+        return upload.url(base)
+
+    # -- housekeeping -------------------------------------------------------------------------------
+    def prune(self, max_age: float = MAX_UPLOAD_AGE, *, now: float | None = None) -> int:
+        """Delete uploads older than ``max_age`` seconds (and stray temp files); return how many."""
+        cutoff = (time.time() if now is None else now) - max_age
+        removed = 0
+        for entry in self.root.iterdir():
+            try:
+                if entry.is_file() and entry.stat().st_mtime < cutoff:
+                    entry.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        if removed:
+            log.info("pruned %d old uploads", removed)
+        return removed
+
+
+def is_token(value: str) -> bool:
+    return bool(_TOKEN.fullmatch(value or ""))
