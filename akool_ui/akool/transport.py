@@ -126,7 +126,7 @@ def transport_error(exc: requests.RequestException, what: str) -> tuple[Transpor
     """
     if _connect_failed(exc):
         return ConnectError(f"{what}: could not connect to Akool ({_reason(exc)})"), True
-    if isinstance(exc, requests.SSLError):
+    if isinstance(exc, requests.exceptions.SSLError):
         return ConnectError(f"{what}: TLS handshake with Akool failed"), False  # retrying will not help
     if isinstance(exc, requests.Timeout):  # ReadTimeout; ConnectTimeout was handled above
         return RequestTimeout(f"{what}: Akool did not answer in time"), False
