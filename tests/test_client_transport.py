@@ -11,7 +11,6 @@ import logging
 import socket
 import threading
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -28,6 +27,7 @@ from akool_ui.akool import (
 )
 from akool_ui.akool.client import USER_AGENT
 from akool_ui.akool.transport import NO_RETRIES, parse_retry_after
+from tests.client_helpers import ScriptedServer
 
 JOB_ID = "6650a1b2c3d4e5f6a7b8c9d0"
 KEY = "ScriptedApiKey0123456789"
@@ -42,45 +42,6 @@ class Recorder:
 
     def __call__(self, seconds: float) -> None:
         self.pauses.append(seconds)
-
-
-class ScriptedServer:
-    """Answers requests from a script of (status, headers, body) in order; repeats the last one."""
-
-    def __init__(self, *script: tuple[int, dict[str, str], object]):
-        self.script = list(script)
-        self.requests: list[dict[str, object]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                server.requests.append(
-                    {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
-                )
-                index = min(len(server.requests), len(server.script)) - 1
-                status, headers, payload = server.script[index]
-                raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-                self.send_response(status)
-                for name, value in {"Content-Type": "application/json", **headers}.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture()

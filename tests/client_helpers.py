@@ -1,0 +1,93 @@
+"""Helpers for the AkoolClient tests that talk to the simulator (fixture ``simulator``)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from akool_ui.akool import AkoolClient, Job, RetryPolicy
+from tests.conftest import API_KEY
+
+KINDS = ("token", "create_v3", "create_v4", "button", "info", "file")
+# Retries without pauses: the tests count attempts, not seconds.
+FAST_RETRY = RetryPolicy(backoff=0.0, jitter=0.0)
+
+
+def make_client(simulator: Any, **kwargs: Any) -> AkoolClient:
+    """A client for the simulator's main account (api key) unless told otherwise."""
+    kwargs.setdefault("api_key", API_KEY)
+    kwargs.setdefault("retry", FAST_RETRY)
+    return AkoolClient(simulator.base_url, **kwargs)
+
+
+def counts(simulator: Any, before: dict[str, int] | None = None) -> dict[str, int]:
+    """Requests the simulator has seen, by kind; with ``before``, only those since then."""
+    stats = simulator.sim.stats()
+    seen = stats.get("requests", stats)
+    now = {kind: int(seen.get(kind, 0)) for kind in KINDS}
+    return {kind: now[kind] - before[kind] for kind in KINDS} if before is not None else now
+
+
+class SimTime:
+    """A clock and a sleep for ``AkoolClient.wait`` that move the simulator's clock instead of waiting."""
+
+    def __init__(self, simulator: Any):
+        self.simulator = simulator
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        self.simulator.sim.advance(seconds)
+
+
+def finish(simulator: Any, client: AkoolClient, job_id: str, **kwargs: Any) -> Job:
+    """Wait for a job in simulated time and return it (JobFailed if it failed)."""
+    time = SimTime(simulator)
+    kwargs.setdefault("timeout", 3600)
+    return client.wait_for(job_id, sleep=time.sleep, clock=time.clock, **kwargs)
+
+
+class ScriptedServer:
+    """Answers requests from a script of (status, headers, body) in order; repeats the last one."""
+
+    def __init__(self, *script: tuple[int, dict[str, str], object]):
+        self.script = list(script)
+        self.requests: list[dict[str, object]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                server.requests.append(
+                    {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+                )
+                index = min(len(server.requests), len(server.script)) - 1
+                status, headers, payload = server.script[index]
+                raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                self.send_response(status)
+                for name, value in {"Content-Type": "application/json", **headers}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
