@@ -23,11 +23,11 @@ def make_client(simulator: Any, **kwargs: Any) -> AkoolClient:
 
 
 def counts(simulator: Any, before: dict[str, int] | None = None) -> dict[str, int]:
-    """Requests the simulator has seen, by kind; with ``before``, only those since then."""
+    """Requests the simulator has seen, by kind, and ``creates`` (jobs it made); with ``before``,
+    only those since then."""
     stats = simulator.sim.stats()
-    seen = stats.get("requests", stats)
-    now = {kind: int(seen.get(kind, 0)) for kind in KINDS}
-    return {kind: now[kind] - before[kind] for kind in KINDS} if before is not None else now
+    now = {kind: int(stats[kind]) for kind in (*KINDS, "creates")}
+    return {kind: now[kind] - before[kind] for kind in now} if before is not None else now
 
 
 class SimTime:

@@ -122,7 +122,8 @@ def test_create_read_timeout_raises_request_timeout_and_creates_exactly_once(sim
     assert time.monotonic() - started < 1.4  # gave up at the read timeout, did not try again
     assert "may" in RequestTimeout.__doc__ and info.value.user_message
     time.sleep(1.4)  # let the delayed answer finish before counting
-    assert counts(simulator, before)["create_v4"] == 1
+    delta = counts(simulator, before)
+    assert delta["create_v4"] == 1 and delta["creates"] == 1  # the job exists; it was made once
 
 
 def test_create_with_dropped_connection_raises_and_creates_exactly_once(simulator):
@@ -130,7 +131,8 @@ def test_create_with_dropped_connection_raises_and_creates_exactly_once(simulato
     before = counts(simulator)
     with pytest.raises(ConnectionDropped):
         make_client(simulator).create_images(ImageRequest(prompt="dropped"))
-    assert counts(simulator, before)["create_v4"] == 1
+    delta = counts(simulator, before)
+    assert delta["create_v4"] == 1 and delta["creates"] == 1
 
 
 @pytest.mark.parametrize("kind", ["create_v3", "button"])
@@ -152,7 +154,8 @@ def test_create_with_malformed_json_is_a_protocol_error_sent_once(simulator):
     before = counts(simulator)
     with pytest.raises(ProtocolError):
         make_client(simulator).create_images(ImageRequest(prompt="garbled"))
-    assert counts(simulator, before)["create_v4"] == 1
+    delta = counts(simulator, before)
+    assert delta["create_v4"] == 1 and delta["creates"] == 1
 
 
 def test_connection_refused_is_retried_for_a_create_then_raised_as_connect_error(caplog):

@@ -153,7 +153,7 @@ def test_a_supplied_session_is_used_and_not_closed(scripted):
 
 
 def test_base_url_must_be_http_with_a_host():
-    for bad in ("", "openapi.akool.com", "file:///tmp/x", "http://"):
+    for bad in ("", "openapi.akool.com", "file:///tmp/x", "http://", "https://user:pw@openapi.akool.com"):
         with pytest.raises(ValueError):
             AkoolClient(bad)
 

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
 
 from .auth import ApiKeyAuth, TokenAuth
 from .errors import (
@@ -106,6 +107,8 @@ class AkoolClient:
         parts = urlsplit(str(base_url or ""))
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("base_url must be an http(s) URL with a host")
+        if parts.username or parts.password:  # it would end up in reprs, logs and messages
+            raise ValueError("base_url must not carry credentials; pass api_key or client_id/client_secret")
         self.base_url = str(base_url).rstrip("/")
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
@@ -119,13 +122,13 @@ class AkoolClient:
 
     # -- construction ---------------------------------------------------------------------------
 
-    def _build_auth(self, send_both: bool) -> requests.auth.AuthBase | None:
+    def _build_auth(self, send_both: bool) -> AuthBase | None:
         has_pair = bool(self._client_id and self._client_secret)
         if has_pair and (send_both or not self._api_key):
             return TokenAuth(self.get_token, api_key=self._api_key if send_both else None)
         if self._api_key:
             return ApiKeyAuth(self._api_key)
-        return None  # Akool will answer 1102; useful only against a permissive simulator
+        return None  # every call will be refused with 1102 (AuthError)
 
     def __repr__(self) -> str:
         return f"AkoolClient(base_url={self.base_url!r}, auth={self.auth!r})"
