@@ -470,11 +470,12 @@ class JobStore:
             self._write(record)
         return record
 
-    def update(self, job_id: str, fn: Callable[[JobRecord], JobRecord | None]) -> JobRecord:
+    def update(self, job_id: str, fn: Callable[[JobRecord], Any]) -> JobRecord:
         """Read-modify-write one record atomically across threads and processes; returns the new record.
 
-        ``fn`` changes the record in place (or returns a replacement). It runs inside the database's write
-        transaction, so keep it short and free of I/O. Raises RecordNotFound if there is no readable
+        ``fn`` changes the record in place, or returns a replacement JobRecord; any other return value is
+        ignored, so ``lambda r: r.set_state(...)`` works. It runs inside the database's write transaction,
+        so keep it short and free of I/O. Raises RecordNotFound if there is no readable
         record; exceptions from ``fn`` leave the record unchanged."""
         job_id = validate_job_id(job_id)
         with self._transact():
@@ -483,9 +484,7 @@ class JobStore:
                 raise RecordNotFound(f"no job record {job_id}")
             owner = record.owner
             result = fn(record)
-            if result is not None:
-                if not isinstance(result, JobRecord):
-                    raise TypeError("update() callbacks return None or a JobRecord")
+            if isinstance(result, JobRecord):
                 record = result
             if record.id != job_id or record.owner != owner:
                 raise ValueError("update() must not change a record's id or owner")
