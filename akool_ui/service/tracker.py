@@ -197,6 +197,8 @@ class _Tracked:
     interval: float
     due: float
     busy: bool = False
+    polled: bool = False
+    """Polled at least once since tracking began (result URLs may change across restarts)."""
     poke: bool = False
     """Asked to run again at once while busy (e.g. by a webhook)."""
     download_pause: float = 0.0
@@ -520,7 +522,9 @@ class JobTracker:
         record = self.store.get(tracked.job_id)
         if record is None:
             return None  # deleted
-        if record.state in (RecordState.QUEUED, RecordState.PROCESSING):
+        if record.state in (RecordState.QUEUED, RecordState.PROCESSING) or (
+            record.state is RecordState.DOWNLOADING and not tracked.polled
+        ):
             return self._poll(tracked, record)
         if record.needs_download:
             return self._download(tracked, record)
@@ -529,13 +533,12 @@ class JobTracker:
     def _poll(self, tracked: _Tracked, record: JobRecord) -> float | None:
         try:
             job = tracked.client.get_job(record.id)
-        except PERMANENT_POLL_ERRORS as exc:
-            self._fail(record.id, exc.user_message, exc.code)
-            return None
-        except AkoolError as exc:  # transient: network, 5xx after retries, rate limit, odd answer
-            log.warning("polling job %s failed (%s); will retry", record.id, type(exc).__name__)
-            tracked.interval = min(tracked.interval * 2, self.max_poll_interval)
-            return self._until_deadline(tracked, record, tracked.interval)
+        except AkoolError as exc:
+            if record.state is RecordState.DOWNLOADING:  # only refreshing URLs: download with what we have
+                tracked.polled = True
+                return self._download(tracked, record)
+            return self._poll_failed(tracked, record, exc)
+        tracked.polled = True
         job = _normalise_result_shape(job)
         if job.status is JobStatus.SUCCEEDED and not job.result_urls:
             job = replace(job, status=JobStatus.PROCESSING)  # done but no URL yet: Akool fills it shortly
@@ -561,6 +564,15 @@ class JobTracker:
             tracked.interval = min(tracked.interval * QUEUED_BACKOFF, self.max_poll_interval)
         else:
             tracked.interval = self.poll_interval
+        return self._until_deadline(tracked, record, tracked.interval)
+
+    def _poll_failed(self, tracked: _Tracked, record: JobRecord, exc: AkoolError) -> float | None:
+        if isinstance(exc, PERMANENT_POLL_ERRORS):
+            self._fail(record.id, exc.user_message, exc.code)
+            return None
+        # transient: network, 5xx after the client's own retries, rate limit, an odd answer
+        log.warning("polling job %s failed (%s); will retry", record.id, type(exc).__name__)
+        tracked.interval = min(tracked.interval * 2, self.max_poll_interval)
         return self._until_deadline(tracked, record, tracked.interval)
 
     def _until_deadline(self, tracked: _Tracked, record: JobRecord, pause: float) -> float | None:

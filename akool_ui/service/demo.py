@@ -1,0 +1,80 @@
+"""Offline demo mode: an in-process Akool simulator with a persistent local account.
+
+The account (an API key that doubles as the client secret, and a client id) is created once and kept
+in ``<cache>/demo/account.json`` (mode 0600), and the simulator keeps its jobs under
+``<cache>/demo/simulator``, so a restarted demo resumes its unfinished jobs under the same account.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..simulator import SimulatorServer
+
+log = logging.getLogger(__name__)
+
+DEMO_DIR = "demo"
+ACCOUNT_FILE = "account.json"
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """Credentials of the local demo account (never Akool's; still kept out of repr and logs)."""
+
+    client_id: str
+    api_key: str = field(repr=False)
+
+    @property
+    def client_secret(self) -> str:
+        return self.api_key  # Akool's API key is the client secret
+
+
+def load_demo_account(directory: Path) -> DemoAccount:
+    """The demo account stored in ``directory``, created on first use."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = directory / ACCOUNT_FILE
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        account = DemoAccount(client_id=str(data["client_id"]), api_key=str(data["api_key"]))
+        if len(account.api_key) == 24 and len(account.client_id) == 24:
+            return account
+        log.warning("demo account file is malformed; making a new demo account")
+    except FileNotFoundError:
+        pass
+    except (ValueError, KeyError, TypeError):
+        log.warning("demo account file is unreadable; making a new demo account")
+    # 24 characters: a valid AES-192 key for webhook encryption, like a real Akool secret.
+    account = DemoAccount(client_id=secrets.token_hex(12), api_key=secrets.token_urlsafe(18)[:24])
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"client_id": account.client_id, "api_key": account.api_key}, fh)
+    return account
+
+
+class DemoBackend:
+    """The simulator serving the demo on 127.0.0.1 (a random free port)."""
+
+    def __init__(self, cache_dir: Path, *, speed: float = 1.0):
+        root = cache_dir / DEMO_DIR
+        self.account = load_demo_account(root)
+        self.server = SimulatorServer(
+            api_key=self.account.api_key,
+            client_id=self.account.client_id,
+            client_secret=self.account.client_secret,
+            speed=speed,
+            state_dir=root / "simulator",
+            host="127.0.0.1",
+            port=0,
+        ).start()
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def close(self) -> None:
+        self.server.stop()

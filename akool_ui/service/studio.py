@@ -1,0 +1,240 @@
+"""Studio: the application core wired from Settings — credentials, owners, store, tracker, uploads.
+
+The UI talks only to this facade. It decides which Akool client serves a request (the visitor's own
+key, else the server's credentials, else the offline demo simulator), turns credentials and browser ids
+into opaque owners, and never keeps a visitor's key beyond the in-memory client polling that visitor's
+jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Iterable
+
+from ..akool.client import AkoolClient
+from ..akool.errors import AkoolError, AuthError, InvalidRequest
+from ..akool.models import ImageRequest
+from ..akool.webhook import WebhookEvent
+from ..settings import Settings
+from .demo import DemoBackend
+from .owners import OwnerHasher, is_browser_id, load_owner_key
+from .records import JobRecord, Page
+from .store import JobStore
+from .tracker import JobTracker, Subscription
+from .uploads import UploadStore
+
+__all__ = ["Studio", "WEBHOOK_ROUTE", "MAX_API_KEY_LENGTH"]
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_ROUTE = "/webhooks/akool"
+# Akool keys are 24-32 characters; anything far longer is a paste accident, not a key.
+MAX_API_KEY_LENGTH = 256
+# Owners from a visitor's own key start with "k"; owners of a browser on shared credentials with "b".
+_SHARED_OWNER_PREFIX = "b"
+
+
+def clean_api_key(api_key: str | None) -> str | None:
+    """The typed key stripped, None when blank; InvalidRequest when it cannot be a key."""
+    key = (api_key or "").strip()
+    if not key:
+        return None
+    if len(key) > MAX_API_KEY_LENGTH or not key.isascii() or not key.isprintable() or " " in key:
+        raise InvalidRequest(
+            "API key has an impossible shape",
+            user_message="That does not look like an Akool API key; please paste it again.",
+        )
+    return key
+
+
+class Studio:
+    """One per app process. Thread-safe: every method may be called from any Gradio worker."""
+
+    def __init__(self, settings: Settings, *, store: JobStore | None = None):
+        self.settings = settings
+        self.store = store or JobStore.from_settings(settings)
+        self._hasher = OwnerHasher(load_owner_key(self.store.cache_dir))
+        self.demo: DemoBackend | None = None
+        if settings.demo_mode:
+            self.demo = DemoBackend(self.store.cache_dir, speed=settings.demo_speed)
+            self.base_url = self.demo.base_url
+            self._server_client: AkoolClient | None = AkoolClient(
+                self.base_url,
+                api_key=self.demo.account.api_key,
+                client_id=self.demo.account.client_id,
+                client_secret=self.demo.account.client_secret,
+            )
+        else:
+            self.base_url = settings.base_url
+            self._server_client = (
+                AkoolClient(
+                    self.base_url,
+                    api_key=settings.api_key,
+                    client_id=settings.client_id,
+                    client_secret=settings.client_secret,
+                )
+                if settings.has_server_credentials
+                else None
+            )
+        self.uploads = UploadStore(
+            self.store.cache_dir / "uploads", public_url=settings.public_url, demo=self.demo is not None
+        )
+        self.local_url: str | None = None
+        self.tracker = JobTracker(
+            self.store,
+            poll_interval=settings.poll_interval,
+            max_poll_interval=max(settings.poll_interval, 5.0),
+            deadline=settings.job_deadline,
+            client_for=self._client_for_record,
+        )
+        self.tracker.resume_unfinished()
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> "Studio":
+        return cls(settings or Settings.from_env())
+
+    def __repr__(self) -> str:
+        return f"Studio(mode={self.mode!r}, base_url={self.base_url!r})"
+
+    def close(self) -> None:
+        self.tracker.close()
+        if self.demo is not None:
+            self.demo.close()
+        self.store.close()
+
+    # --- mode and addresses ------------------------------------------------------------------------
+
+    @property
+    def mode(self) -> str:
+        """``"demo"`` (local simulator) or ``"akool"`` (the real API, or whatever AKOOL_BASE_URL names)."""
+        return "demo" if self.demo is not None else "akool"
+
+    @property
+    def needs_api_key(self) -> bool:
+        """Visitors must bring their own key (Akool mode without server credentials)."""
+        return self._server_client is None
+
+    def describe_mode(self) -> str:
+        if self.demo is not None:
+            return (
+                "Offline demo: images are synthesised locally by a built-in Akool simulator, not by Akool. "
+                "Enter your own Akool API key to generate real images."
+            )
+        if self.needs_api_key:
+            return "Connected to Akool. Enter your Akool API key to generate images."
+        return "Connected to Akool with this server's account (or enter your own API key)."
+
+    def set_local_url(self, url: str) -> None:
+        """Where this app itself listens (known after launch): serves demo sources and demo webhooks."""
+        self.local_url = url.rstrip("/")
+        self.uploads.local_url = self.local_url
+
+    @property
+    def public_url(self) -> str | None:
+        return self.settings.public_url
+
+    def webhook_url(self, api_key: str | None) -> str | None:
+        """Where Akool should call back for a job, if we could verify the callback (else None: we poll)."""
+        if api_key:  # we cannot decrypt callbacks made for a visitor's own account
+            return None
+        if self.demo is not None:
+            return f"{self.local_url}{WEBHOOK_ROUTE}" if self.local_url else None
+        if self.settings.client_id and (self.settings.client_secret or self.settings.api_key) and self.public_url:
+            return f"{self.public_url}{WEBHOOK_ROUTE}"
+        return None
+
+    # --- credentials and owners ----------------------------------------------------------------------
+
+    def owner_for(self, api_key: str | None, browser_id: str | None) -> str:
+        """The opaque owner of a visitor: their own key's hash, else their browser's (per credential)."""
+        key = clean_api_key(api_key)
+        if key:
+            return self._hasher.for_credential(key)
+        if not is_browser_id(browser_id):
+            raise InvalidRequest(
+                "missing browser id", user_message="Your browser did not send its session id; please reload the page."
+            )
+        scope = "demo" if self.demo is not None else "server"
+        return self._hasher.for_browser(str(browser_id), scope)
+
+    def client_for(self, api_key: str | None) -> AkoolClient:
+        """The client that acts for this visitor: their own key, else the server's credentials."""
+        key = clean_api_key(api_key)
+        if key:
+            return AkoolClient(self.settings.base_url, api_key=key)
+        if self._server_client is None:
+            raise AuthError(
+                "no credentials for this request",
+                user_message="Please enter your Akool API key (in Settings) to generate images.",
+            )
+        return self._server_client
+
+    def _client_for_record(self, record: JobRecord) -> AkoolClient | None:
+        """After a restart: jobs made with shared credentials resume at once; a visitor's own key is
+        not kept anywhere, so their jobs resume when they come back (``remember``)."""
+        if record.owner.startswith(_SHARED_OWNER_PREFIX):
+            return self._server_client
+        return None
+
+    def remember(self, api_key: str | None, owner: str) -> None:
+        """A visitor with their own key is here: resume their jobs that lost their poller in a restart."""
+        key = clean_api_key(api_key)
+        if key:
+            self.tracker.resume_owner(owner, self.client_for(key))
+
+    # --- jobs ------------------------------------------------------------------------------------------
+
+    def submit(self, request: ImageRequest, *, api_key: str | None, owner: str) -> list[JobRecord]:
+        client = self.client_for(api_key)
+        return self.tracker.submit(request, client=client, owner=owner, webhook_url=self.webhook_url(api_key))
+
+    def press(self, job_id: str, button: str, *, api_key: str | None, owner: str) -> JobRecord:
+        client = self.client_for(api_key)
+        return self.tracker.press(job_id, button, client=client, owner=owner, webhook_url=self.webhook_url(api_key))
+
+    def check_again(self, job_id: str, *, api_key: str | None, owner: str) -> JobRecord:
+        return self.tracker.check_again(job_id, client=self.client_for(api_key), owner=owner)
+
+    def get(self, job_id: str, owner: str) -> JobRecord | None:
+        return self.tracker.get(job_id, owner)
+
+    def children(self, job_id: str, owner: str) -> list[JobRecord]:
+        return self.store.children(job_id, owner=owner)
+
+    def history(
+        self, owner: str, *, cursor: str | None = None, limit: int = 20, query: str | None = None
+    ) -> Page[JobRecord]:
+        return self.tracker.history(owner, cursor=cursor, limit=limit, query=query)
+
+    def delete(self, job_id: str, owner: str) -> bool:
+        return self.tracker.delete(job_id, owner)
+
+    def subscribe(self, job_ids: str | Iterable[str]) -> Subscription:
+        return self.tracker.subscribe(job_ids)
+
+    def image_path(self, relative: str) -> Path:
+        """Absolute path of a record's image (``ImageEntry.preview`` / ``.original``)."""
+        return self.store.local_path(relative)
+
+    # --- webhooks --------------------------------------------------------------------------------------
+
+    def on_webhook(self, body: object) -> bool:
+        """Verify and apply an Akool callback. Raises WebhookError if it must not be trusted."""
+        client = self._server_client
+        if client is None:
+            return False
+        event: WebhookEvent = client.parse_webhook(body)
+        accepted = self.tracker.on_webhook(event)
+        log.info("webhook for job %s (status %s): %s", event.job_id, event.status, "applied" if accepted else "unknown job")
+        return accepted
+
+
+def describe_error(exc: BaseException) -> str:
+    """One plain sentence for any error reaching the page."""
+    if isinstance(exc, AkoolError):
+        return exc.user_message
+    user_message = getattr(exc, "user_message", None)
+    if isinstance(user_message, str) and user_message:
+        return user_message
+    return "Something went wrong on our side. Please try again."
