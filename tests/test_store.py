@@ -680,3 +680,13 @@ def test_image_entry_display_path_prefers_the_preview():
     entry = ImageEntry(index=0, original="images/00/x/0.png", preview="images/00/x/0.preview.webp")
     assert entry.display_path.endswith("preview.webp")
     assert ImageEntry(index=1).display_path is None
+
+
+def test_put_many_writes_all_or_nothing(store):
+    assert store.put_many([JobRecord.create(jid(n), ALICE, now=float(n)) for n in range(1, 4)]) == 3
+    assert [r.id for r in store.list_jobs(ALICE)] == [jid(3), jid(2), jid(1)]
+    with pytest.raises(OwnerMismatch):
+        store.put_many([JobRecord.create(jid(4), ALICE), JobRecord.create(jid(1), BOB)])
+    assert store.get(jid(4)) is None, "the batch was rolled back"
+    with pytest.raises(TypeError):
+        store.put_many([{"id": jid(5)}])  # type: ignore[list-item]

@@ -470,6 +470,16 @@ class JobStore:
             self._write(record)
         return record
 
+    def put_many(self, records: Iterable[JobRecord]) -> int:
+        """``put`` several records in one transaction (all or none); returns how many were written."""
+        records = list(records)
+        if not all(isinstance(r, JobRecord) for r in records):
+            raise TypeError("put_many() takes JobRecords")
+        with self._transact():
+            for record in records:
+                self._write(record)
+        return len(records)
+
     def update(self, job_id: str, fn: Callable[[JobRecord], Any]) -> JobRecord:
         """Read-modify-write one record atomically across threads and processes; returns the new record.
 
