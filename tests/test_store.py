@@ -512,6 +512,7 @@ def test_corrupt_foreign_and_pickled_records_are_skipped_with_a_warning(tmp_path
         plain.set("job:" + jid(6), b"\x00\x01binary")
         plain.set(("pickled", "key"), Exploit(str(marker)))
         plain.set("job:" + jid(7), 42)
+        plain.set("job:" + jid(8), store.get(jid(1)).dumps())  # a valid record, filed under another id
     (path / "garbage.bin").write_bytes(os.urandom(512))
     (path / "images" / "zz").mkdir(parents=True)
     (path / "images" / "zz" / "notes.txt").write_text("hello")
@@ -520,7 +521,7 @@ def test_corrupt_foreign_and_pickled_records_are_skipped_with_a_warning(tmp_path
     with JobStore(path) as store:
         assert [r.id for r in store.list_jobs(ALICE)] == [jid(1)]
         assert store.in_flight() == [store.get(jid(1))]
-        for n in (2, 3, 4, 5, 6, 7):
+        for n in (2, 3, 4, 5, 6, 7, 8):
             assert store.get(jid(n)) is None
             with pytest.raises(RecordNotFound):
                 store.update(jid(n), lambda r: None)
@@ -530,7 +531,7 @@ def test_corrupt_foreign_and_pickled_records_are_skipped_with_a_warning(tmp_path
 
     assert not marker.exists(), "a pickled value was unpickled"
     warned = " ".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
-    for n in (2, 3, 4, 5, 6):
+    for n in (2, 3, 4, 5, 6, 8):
         assert jid(n) in warned
     assert "mode 4" in warned and "schema version" in warned
     assert ALICE not in caplog.text, "owners are never logged"
@@ -690,3 +691,29 @@ def test_put_many_writes_all_or_nothing(store):
     assert store.get(jid(4)) is None, "the batch was rolled back"
     with pytest.raises(TypeError):
         store.put_many([{"id": jid(5)}])  # type: ignore[list-item]
+
+
+def test_large_records_spill_to_a_text_file_and_still_read_back(store):
+    record = JobRecord.create(jid(1), ALICE)
+    record.set_remote_urls([f"https://cdn.example.com/{i}/" + "x" * 3900 for i in range(16)])
+    store.put(record)
+    assert len(record.dumps()) > 2**16
+    assert store.get(jid(1)) == record
+    assert [p for p in store.cache_dir.rglob("*.val")], "diskcache kept it as a side file (JSON text)"
+
+
+def test_the_json_only_disk_refuses_anything_but_text(tmp_path):
+    from akool_ui.service.store import UnsafeCacheValue, _JsonOnlyDisk
+
+    disk = _JsonOnlyDisk(str(tmp_path), unexpected_setting=1)
+    with pytest.raises(TypeError):
+        disk.put(("tuple", "key"))
+    with pytest.raises(UnsafeCacheValue):
+        disk.get(b"\x80\x04pickled", False)
+    with pytest.raises(TypeError):
+        disk.store(io.BytesIO(b"x"), True)
+    with pytest.raises(TypeError):
+        disk.fetch(1, None, "1", True)
+    with pytest.raises(ValueError):
+        disk.store(float("nan"), False)
+    assert disk.fetch(*disk.store({"a": [1, "é"]}, False)[1:], False) == {"a": [1, "é"]}
