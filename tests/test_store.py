@@ -177,6 +177,11 @@ def test_lineage_label_and_button_helpers():
     assert child.can_press("U1") and not child.can_press("U2") and not child.can_press("V1")
     with pytest.raises(ValueError):
         JobRecord.create(jid(6), ALICE, kind="other")
+    with pytest.raises(ValueError):
+        JobRecord.create(jid(6), ALICE, kind="button", parent_id=jid(5))
+    with pytest.raises(InvalidRequest):
+        JobRecord.create(jid(6), ALICE, kind="button", parent_id=jid(5), button="X9")
+    assert JobRecord.create(jid(6), ALICE, kind="button", parent_id=jid(5), button="v3").button == "V3"
     with pytest.raises(InvalidRequest):
         JobRecord.create("../etc", ALICE)
 

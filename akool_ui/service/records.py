@@ -18,7 +18,7 @@ from enum import Enum
 from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
 
 from ..akool.errors import InvalidRequest, JobFailed
-from ..akool.models import ImageRequest, Job, JobStatus, validate_job_id
+from ..akool.models import ImageRequest, Job, JobStatus, validate_button, validate_job_id
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -318,12 +318,14 @@ class JobRecord:
             raise ValueError(f"kind must be one of {_KINDS}")
         if not isinstance(owner, str) or not owner:
             raise ValueError("owner must be a non-empty string")
+        if kind == "button" and not (parent_id and button):
+            raise ValueError("a button job needs parent_id and button")
         record = cls(
             id=validate_job_id(job_id),
             owner=owner,
             kind=kind,
             parent_id=validate_job_id(parent_id) if parent_id else None,
-            button=button,
+            button=validate_button(button) if button else None,
             request=request_to_dict(request),
             batch_id=batch_id,
             batch_index=batch_index,
