@@ -9,7 +9,6 @@ import os
 import random
 import stat
 import time
-from pathlib import Path
 
 import diskcache
 import pytest
