@@ -1,0 +1,21 @@
+"""Static files the page uses: CSS, placeholder tiles and the example source image (``<repo>/assets``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..service.records import RecordState
+
+ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
+CSS_PATH = ASSETS_DIR / "studio.css"
+EXAMPLE_SOURCE = ASSETS_DIR / "example-source.jpg"
+
+_PLACEHOLDERS = {
+    RecordState.FAILED: "placeholder-failed.png",
+    RecordState.TIMED_OUT: "placeholder-timed-out.png",
+}
+
+
+def placeholder_for(state: RecordState) -> Path:
+    """The history tile for a job without a stored image (still running, failed or timed out)."""
+    return ASSETS_DIR / _PLACEHOLDERS.get(state, "placeholder-pending.png")

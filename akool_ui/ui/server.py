@@ -1,0 +1,225 @@
+"""The web app: Gradio's FastAPI app plus our routes, with the cache directory kept private.
+
+Routes added next to Gradio's (through ``launch(app_kwargs={"routes": ...})``, so they exist before the
+first request and Gradio's own routes are untouched):
+
+* ``GET /uploads/<token>.<ext>``  image-to-image sources, for Akool (or the demo simulator) to fetch;
+  unguessable 256-bit tokens, nothing else in the cache is reachable this way.
+* ``POST /webhooks/akool``       Akool's callbacks; verified and applied by the Studio.
+* ``GET /healthz``               liveness and mode, for scripts and tests.
+
+Gradio serves gallery images from local files. It may only copy files out of the directories listed in
+``allowed_paths``, so the image and upload folders are listed there; but ``allowed_paths`` would also
+let anyone fetch ``/gradio_api/file=<absolute path>`` directly, and image paths contain job ids, which
+are guessable. ``PrivateFilesGuard`` therefore refuses every direct request for a file under the cache
+directory (the SQLite database and key files included): the browser only ever gets Gradio's copies,
+whose paths are content hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+import gradio as gr
+from fastapi import Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..service.owners import load_owner_key
+from ..service.uploads import UPLOAD_ROUTE
+from ..settings import Settings
+from .assets import ASSETS_DIR, CSS_PATH
+from .layout import build_ui
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..service.studio import Studio
+
+log = logging.getLogger(__name__)
+
+__all__ = ["WEBHOOK_ROUTE", "RunningApp", "PrivateFilesGuard", "browser_secret", "create_routes", "launch",
+           "install_sigterm_handler"]
+
+WEBHOOK_ROUTE = "/webhooks/akool"
+HEALTH_ROUTE = "/healthz"
+# Akool's webhook body is four short fields; anything much larger is not from Akool.
+MAX_WEBHOOK_BYTES = 64 * 1024
+_FILE_MARKERS = ("/file=", "/file/")
+
+
+def browser_secret(cache_dir: Path) -> str:
+    """The key ``gr.BrowserState`` encrypts localStorage with: stable across restarts (so a browser keeps
+    its id and history), derived from the app's private owner key so the key itself never leaves."""
+    return hmac.new(load_owner_key(Path(cache_dir)), b"browser-state", hashlib.sha256).hexdigest()[:32]
+
+
+class PrivateFilesGuard:
+    """ASGI middleware: 404 for any ``/gradio_api/file=...`` request that names a file under ``roots``."""
+
+    def __init__(self, app: ASGIApp, roots: list[Path]):
+        self.app = app
+        self.roots = [Path(os.path.realpath(r)) for r in roots]
+
+    def _is_private(self, path: str) -> bool:
+        for marker in _FILE_MARKERS:
+            idx = path.find(marker)
+            if idx < 0:
+                continue
+            target = unquote(path[idx + len(marker):])
+            if "://" in target[:12]:  # remote URLs are Gradio's business
+                continue
+            try:
+                real = Path(os.path.realpath(target if target.startswith("/") else "/" + target.lstrip("/")))
+            except (OSError, ValueError):
+                return True
+            candidates = {real}
+            if not target.startswith("/"):  # Gradio also resolves relative paths against its cwd
+                candidates.add(Path(os.path.realpath(target)))
+            if any(c == root or root in c.parents for c in candidates for root in self.roots):
+                return True
+        return False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._is_private(scope.get("path", "")):
+            await Response(status_code=404)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def create_routes(studio: "Studio") -> list[APIRoute]:
+    """Our HTTP routes (uploads, webhook, health), mounted beside Gradio's."""
+
+    def upload(name: str) -> Response:
+        found = studio.uploads.resolve(name)
+        if found is None:
+            return Response(status_code=404)
+        return FileResponse(
+            found.path,
+            media_type=found.media_type,
+            headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
+            content_disposition_type="inline",
+        )
+
+    async def webhook(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > MAX_WEBHOOK_BYTES:
+            return JSONResponse({"ok": False}, status_code=413)
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return JSONResponse({"ok": False}, status_code=400)
+        import anyio.to_thread
+
+        accepted = await anyio.to_thread.run_sync(studio.on_webhook, payload)
+        # Akool retries anything but 200; a callback we cannot verify is not worth a retry.
+        return JSONResponse({"ok": bool(accepted)}, status_code=200 if accepted else 400)
+
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "mode": studio.mode}
+
+    return [
+        APIRoute(UPLOAD_ROUTE + "/{name}", upload, methods=["GET", "HEAD"], include_in_schema=False),
+        APIRoute(WEBHOOK_ROUTE, webhook, methods=["POST"], include_in_schema=False),
+        APIRoute(HEALTH_ROUTE, health, methods=["GET"], include_in_schema=False),
+    ]
+
+
+@dataclass
+class RunningApp:
+    """A launched app: its Studio, Blocks and where it listens."""
+
+    studio: "Studio"
+    demo: gr.Blocks
+    local_url: str
+    share_url: str | None = None
+
+    def close(self) -> None:
+        try:
+            self.demo.close()
+        finally:
+            self.studio.close()
+
+    def block(self) -> None:
+        """Serve until interrupted (Ctrl-C or SIGTERM), then shut down cleanly."""
+        try:
+            self.demo.block_thread()
+        finally:
+            self.close()
+
+
+def _self_url(host: str | None, port: int) -> str:
+    """How this process reaches itself (the demo simulator fetches uploads from here)."""
+    if not host or host in ("0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"
+    return f"http://{host}:{port}"
+
+
+def launch(
+    settings: Settings | None = None,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    share: bool = False,
+    studio: "Studio | None" = None,
+    quiet: bool = False,
+) -> RunningApp:
+    """Start the Studio and the web server (returns at once; call ``.block()`` to serve until stopped).
+
+    ``host``/``port`` default to GRADIO_SERVER_NAME / GRADIO_SERVER_PORT, as in ``gr.Blocks.launch``.
+    """
+    settings = settings or Settings.from_env()
+    if studio is None:
+        from ..service.studio import Studio
+
+        studio = Studio.from_settings(settings)
+    try:
+        demo = build_ui(studio, browser_secret=browser_secret(settings.cache_dir))
+        cache_dir = Path(studio.store.cache_dir)
+        _, local_url, share_url = demo.launch(
+            server_name=host,
+            server_port=port,
+            share=share,
+            prevent_thread_lock=True,
+            quiet=quiet,
+            show_error=False,  # our handlers raise gr.Error sentences; anything else stays in the log
+            # Gradio may copy gallery files out of these folders (into its cache, under content hashes);
+            # PrivateFilesGuard stops them being fetched directly. Assets are public placeholders/examples.
+            allowed_paths=[str(studio.store.images_dir), str(studio.uploads.root), str(ASSETS_DIR)],
+            app_kwargs={
+                "routes": create_routes(studio),
+                "middleware": [Middleware(PrivateFilesGuard, roots=[cache_dir])],
+            },
+            # No run history: it would keep every event's inputs (the API key among them) in the browser.
+            run_history=False,
+            footer_links=["api", "gradio"],
+            theme=gr.themes.Soft(primary_hue="violet", secondary_hue="slate"),
+            css_paths=[CSS_PATH],
+            ssr_mode=False,
+        )
+    except BaseException:
+        studio.close()
+        raise
+    studio.uploads.local_url = _self_url(host or os.environ.get("GRADIO_SERVER_NAME"), demo.server_port)
+    log.info("Akool Image Studio (%s mode) at %s", studio.mode, local_url)
+    return RunningApp(studio=studio, demo=demo, local_url=local_url, share_url=share_url)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def install_sigterm_handler() -> None:
+    """Make SIGTERM (docker stop, a test harness) shut down like Ctrl-C, so the store closes cleanly."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)

@@ -1,0 +1,251 @@
+"""How job records look on the page: status lines, gallery items, button states, details.
+
+Pure functions of records (no service calls, no disk I/O), so the wording is tested without a browser.
+``handlers.py`` turns what these return into Gradio updates.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from ..akool.models import BUTTONS
+from ..service.records import ImageEntry, ImageState, JobRecord, RecordState
+
+__all__ = [
+    "GalleryItem",
+    "ButtonView",
+    "status_lines",
+    "status_markdown",
+    "gallery_items",
+    "button_views",
+    "job_details",
+    "history_caption",
+    "job_summary",
+    "record_labels",
+]
+
+_STATE_PHRASES = {
+    RecordState.QUEUED: "queued",
+    RecordState.PROCESSING: "processing",
+    RecordState.DOWNLOADING: "saving the results",
+    RecordState.SUCCEEDED: "done",
+    RecordState.FAILED: "failed",
+    RecordState.TIMED_OUT: "timed out",
+}
+# Plain symbols, not emoji: they render in every font (headless browsers often have no emoji font).
+_STATE_ICONS = {
+    RecordState.QUEUED: "○",
+    RecordState.PROCESSING: "◐",
+    RecordState.DOWNLOADING: "↓",
+    RecordState.SUCCEEDED: "✓",
+    RecordState.FAILED: "✗",
+    RecordState.TIMED_OUT: "◷",
+}
+# Evicted entries lost their original to the cache limit but keep the preview.
+_SHOWABLE = (ImageState.STORED, ImageState.EVICTED)
+TIMED_OUT_HINT = "Akool may still finish it; press “Check again” in a while."
+_PROMPT_IN_LABEL = 48
+
+
+@dataclass(frozen=True)
+class GalleryItem:
+    """One tile of the results gallery and what it stands for."""
+
+    path: Path
+    caption: str
+    job_id: str
+    index: int
+
+
+@dataclass(frozen=True)
+class ButtonView:
+    """How one U/V button should look for the selected job."""
+
+    name: str
+    offered: bool
+    used: bool
+    highlighted: bool
+
+    @property
+    def interactive(self) -> bool:
+        return self.offered and not self.used
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ✓" if self.used else self.name
+
+
+def _short(text: str, limit: int = _PROMPT_IN_LABEL) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def record_labels(records: Sequence[JobRecord]) -> dict[str, str]:
+    """What each job is called on the page: ``"Image"`` / ``"Image 2"`` (in a batch), and for a button
+    job its lineage relative to what is shown, ``"U2 of Image 1"``, or ``"U2 of “a lighthouse…”"``."""
+    generated = [r for r in records if r.kind != "button"]
+    labels: dict[str, str] = {}
+    for record in generated:
+        labels[record.id] = f"Image {record.batch_index + 1}" if len(generated) > 1 else "Image"
+    for record in records:
+        if record.kind == "button":
+            origin = labels.get(record.parent_id or "")
+            if origin is None:
+                origin = f"“{_short(record.prompt, 32)}”" if record.prompt else "an earlier image"
+            labels[record.id] = f"{record.button or '?'} of {origin}"
+    return labels
+
+
+def _elapsed_text(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    return f"{seconds // 60} min {seconds % 60:02d} s"
+
+
+def status_lines(records: Sequence[JobRecord], *, now: float | None = None) -> list[str]:
+    """One plain line per job: what it is, where it is, how long it has taken."""
+    labels = record_labels(records)
+    lines = []
+    for record in records:
+        phrase = _STATE_PHRASES[record.state]
+        line = f"{_STATE_ICONS[record.state]} {labels[record.id]}: {phrase} · {_elapsed_text(record.elapsed(now))}"
+        if record.state is RecordState.SUCCEEDED:
+            stored = sum(1 for e in record.images if e.is_stored)
+            if stored > 1:
+                line += f" · {stored} images"
+        elif record.state is RecordState.FAILED:
+            line += f" — {record.error_message or 'Akool could not generate this image.'}"
+        elif record.state is RecordState.TIMED_OUT:
+            line += f" — {TIMED_OUT_HINT}"
+        lines.append(line)
+    return lines
+
+
+def status_markdown(records: Sequence[JobRecord], *, now: float | None = None, note: str | None = None) -> str:
+    lines = [html.escape(line, quote=False) for line in status_lines(records, now=now)]
+    if note:
+        lines.append(html.escape(note, quote=False))
+    return "  \n".join(lines) if lines else "Ready. Write a prompt and press **Generate**."
+
+
+def _size(entry: ImageEntry) -> str:
+    return f"{entry.width}×{entry.height}" if entry.width and entry.height else ""
+
+
+def gallery_items(records: Sequence[JobRecord], abspath: Callable[[str], Path]) -> list[GalleryItem]:
+    """The stored images of ``records`` in order, with captions that say which button acts on which."""
+    labels = record_labels(records)
+    items = []
+    for record in records:
+        label = labels[record.id]
+        for entry in record.images:
+            rel = entry.display_path
+            if rel is None or entry.state not in _SHOWABLE:
+                continue
+            parts = [label]
+            if len(record.images) > 1:
+                parts.append(f"#{entry.index + 1}")
+            if size := _size(entry):
+                parts.append(size)
+            items.append(GalleryItem(abspath(rel), " · ".join(parts), record.id, entry.index))
+    return items
+
+
+def button_views(record: JobRecord | None, selected_index: int | None = None) -> list[ButtonView]:
+    """U1..U4, V1..V4 for the selected job: offered by Akool, already used, or matching the selected image."""
+    views = []
+    for name in BUTTONS:
+        offered = record is not None and name in record.buttons
+        used = record is not None and name in record.used_buttons
+        highlighted = (
+            record is not None and selected_index is not None and len(record.images) > 1
+            and int(name[1]) == selected_index + 1
+        )
+        views.append(ButtonView(name, offered, used, highlighted))
+    return views
+
+
+def _when(epoch: float) -> str:
+    return _dt.datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M")
+
+
+def job_details(record: JobRecord | None, *, parent: JobRecord | None = None) -> str:
+    """The selected job's parameters and lineage, as Markdown (user text escaped)."""
+    if record is None:
+        return ""
+    req: dict[str, Any] = record.request or {}
+    esc = lambda value: html.escape(str(value), quote=False)  # noqa: E731
+    rows = []
+    if record.kind == "button":
+        origin = f"“{esc(_short(parent.prompt))}”" if parent is not None and parent.prompt else f"job `{record.parent_id}`"
+        rows.append(f"**{esc(record.button or '')}** of {origin}")
+    if record.prompt:
+        rows.append(f"**Prompt:** {esc(record.prompt)}")
+    if req.get("negative_prompt"):
+        rows.append(f"**Negative:** {esc(req['negative_prompt'])}")
+    options = [f"{k}: {esc(req[k])}" for k in ("scale", "resolution") if req.get(k)]
+    if req.get("source_image_url"):
+        options.append(f"similar: {req.get('similar', 0.5)}")
+    if options:
+        rows.append(" · ".join(options))
+    if req.get("source_image_url"):
+        rows.append("Image-to-image from a source image")
+    stored = [e for e in record.images if e.is_stored]
+    if stored and (size := _size(stored[0])):
+        rows.append(f"Result size: {size}")
+    meta = f"Job `{record.id}` · {_when(record.created_at)} · {_STATE_PHRASES[record.state]}"
+    if record.credits is not None:
+        meta += f" · {record.credits} credit{'s' if record.credits != 1 else ''}"
+    rows.append(meta)
+    if record.state is RecordState.FAILED and record.error_message:
+        rows.append(f"✗ {esc(record.error_message)}")
+    if record.state is RecordState.TIMED_OUT:
+        rows.append(f"◷ {TIMED_OUT_HINT}")
+    return "  \n".join(rows)
+
+
+def history_caption(record: JobRecord) -> str:
+    """A history tile's caption: what it was, how it ended, when."""
+    prompt = _short(record.prompt or "(no prompt)", 40)
+    what = f"{record.button} of “{prompt}”" if record.kind == "button" else prompt
+    return f"{what} · {_STATE_PHRASES[record.state]} · {_when(record.created_at)}"
+
+
+def job_summary(record: JobRecord) -> dict[str, Any]:
+    """A record as plain JSON for API callers (file paths are added by the handler)."""
+    return {
+        "id": record.id,
+        "state": record.state.value,
+        "kind": record.kind,
+        "parent_id": record.parent_id,
+        "button": record.button,
+        "lineage": record.lineage_label,
+        "prompt": record.prompt,
+        "request": dict(record.request),
+        "buttons": list(record.buttons),
+        "used_buttons": list(record.used_buttons),
+        "error_code": record.error_code,
+        "error_message": record.error_message,
+        "created_at": record.created_at,
+        "finished_at": record.finished_at,
+        "elapsed": round(record.elapsed(), 1),
+    }
+
+
+def first_display_path(record: JobRecord) -> str | None:
+    for entry in record.images:
+        if entry.display_path and entry.state in _SHOWABLE:
+            return entry.display_path
+    return None
+
+
+def unique(ids: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for i in ids:
+        seen.setdefault(i, None)
+    return list(seen)

@@ -1,0 +1,177 @@
+"""The named API endpoints (/generate, /press_button, /job) through gradio_client, against the real app
+in demo mode (in-process simulator over HTTP), plus the app's own routes and its file privacy."""
+
+from __future__ import annotations
+
+import io
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+from PIL import Image
+
+from akool_ui.settings import Settings
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+CONCURRENT_USERS = 20
+
+
+@pytest.fixture(scope="module")
+def running_app(tmp_path_factory):
+    from akool_ui.ui.server import launch
+
+    cache = tmp_path_factory.mktemp("ui-api-cache")
+    settings = Settings.from_env(
+        {"AKOOL_CACHE_DIR": str(cache), "AKOOL_DEMO_SPEED": "25", "AKOOL_POLL_INTERVAL": "0.2"}
+    )
+    running = launch(settings, host="127.0.0.1", port=None, quiet=True)
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.fixture(scope="module")
+def client(running_app):
+    return Client(running_app.local_url, verbose=False)
+
+
+def _open(path: str) -> Image.Image:
+    image = Image.open(path)
+    image.load()
+    return image
+
+
+def test_only_the_three_named_endpoints_are_public(client):
+    info = client.view_api(print_info=False, return_format="dict")
+    assert sorted(info["named_endpoints"]) == ["/generate", "/job", "/press_button"]
+    assert info["unnamed_endpoints"] == {}
+    params = [p["parameter_name"] for p in info["named_endpoints"]["/generate"]["parameters"]]
+    assert params[:3] == ["prompt", "negative_prompt", "scale"] and "api_key" in params and "session" in params
+
+
+def test_generate_waits_and_returns_local_images(client):
+    result = client.predict(prompt="A red kite over green hills", batch=2, api_name="/generate")
+    assert len(result["session"]) >= 16
+    jobs = result["jobs"]
+    assert len(jobs) == 2 and len({j["id"] for j in jobs}) == 2
+    for job in jobs:
+        assert job["state"] == "succeeded", job
+        assert job["prompt"] == "A red kite over green hills"
+        assert "U1" in job["buttons"] and job["used_buttons"] == []
+        assert job["images"], job
+        for image in job["images"]:
+            original = _open(image["original"])
+            preview = _open(image["preview"])
+            assert original.size == (image["width"], image["height"])
+            assert max(preview.size) <= 768 and preview.size[0] > 0
+            assert max(original.size) >= max(preview.size)
+
+
+def test_press_button_makes_a_4k_child_and_marks_the_button_used(client):
+    first = client.predict(prompt="A lighthouse at dawn", api_name="/generate")
+    session, parent = first["session"], first["jobs"][0]
+    pressed = client.predict(job_id=parent["id"], button="U1", session=session, api_name="/press_button")
+    child = pressed["jobs"][0]
+    assert child["state"] == "succeeded" and child["kind"] == "button"
+    assert child["parent_id"] == parent["id"] and child["button"] == "U1"
+    assert child["lineage"].startswith("U1 of ")
+    big = _open(child["images"][0]["original"])
+    assert max(big.size) >= 3840, big.size  # 4K
+    again = client.predict(job_id=parent["id"], session=session, api_name="/job")["jobs"][0]
+    assert "U1" in again["used_buttons"] and "U1" not in again["buttons"]
+    with pytest.raises(AppError, match="already been used"):
+        client.predict(job_id=parent["id"], button="U1", session=session, api_name="/press_button")
+
+
+def test_jobs_are_private_to_their_session(client):
+    made = client.predict(prompt="A private teapot", wait=False, api_name="/generate")
+    job_id = made["jobs"][0]["id"]
+    assert client.predict(job_id=job_id, session=made["session"], api_name="/job")["jobs"][0]["id"] == job_id
+    with pytest.raises(AppError, match="no job with that id"):
+        client.predict(job_id=job_id, session="another-browser-0123456789", api_name="/job")
+    with pytest.raises(AppError, match="no job with that id"):
+        client.predict(job_id=job_id, api_name="/job")  # a fresh session
+
+
+def test_bad_input_is_one_plain_sentence(client):
+    with pytest.raises(AppError) as exc:
+        client.predict(prompt="   ", api_name="/generate")
+    assert str(exc.value).strip() == "Please write a prompt describing the image."
+    with pytest.raises(AppError, match="batch size must be 1, 2, 3 or 4"):
+        client.predict(prompt="x", batch=9, api_name="/generate")
+    with pytest.raises(AppError, match="valid job id"):
+        client.predict(job_id="../../etc/passwd", api_name="/job")
+
+
+def test_twenty_concurrent_generations_all_complete_and_overlap(client, running_app):
+    def one(i: int) -> tuple[float, dict]:
+        started = time.monotonic()
+        result = Client(running_app.local_url, verbose=False).predict(
+            prompt=f"Concurrent scene number {i}", api_name="/generate"
+        )
+        return time.monotonic() - started, result
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(CONCURRENT_USERS) as pool:
+        outcomes = list(pool.map(one, range(CONCURRENT_USERS)))
+    wall = time.monotonic() - started
+    states = [job["state"] for _, result in outcomes for job in result["jobs"]]
+    assert states == ["succeeded"] * CONCURRENT_USERS
+    assert len({result["jobs"][0]["id"] for _, result in outcomes}) == CONCURRENT_USERS
+    # Run one after another, the calls would take the sum of their durations; together they overlap.
+    total = sum(duration for duration, _ in outcomes)
+    assert wall < total / 4, (wall, total)
+
+
+def test_cache_files_are_never_served_directly(client, running_app):
+    result = client.predict(prompt="A guarded vault", api_name="/generate")
+    job_id = result["jobs"][0]["id"]
+    store = running_app.studio.store
+    record = store.get(job_id)
+    original = store.local_path(record.images[0].original)
+    assert original.is_file()
+    base = running_app.local_url.rstrip("/")
+    for path in (original, store.cache_dir / "cache.db", store.cache_dir / "owner.key"):
+        for prefix in ("/gradio_api/file=", "/gradio_api/file/"):
+            response = requests.get(f"{base}{prefix}{path}", timeout=10)
+            assert response.status_code == 404, (prefix, path, response.status_code)
+    # ...while what the API handed out (Gradio's content-hashed copy) was served to the client above
+    assert Path(result["jobs"][0]["images"][0]["original"]).read_bytes() == original.read_bytes()
+
+
+def test_uploads_route_serves_only_stored_tokens(running_app):
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), (9, 99, 199)).save(buf, format="PNG")
+    upload = running_app.studio.uploads.add_bytes(buf.getvalue())
+    base = running_app.local_url.rstrip("/")
+    response = requests.get(f"{base}/uploads/{upload.name}", timeout=10)
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    assert _open_bytes(response.content).getpixel((3, 3)) == (9, 99, 199)
+    for name in ("A" * 43 + ".png", "..%2Fcache.db", upload.token, "owner.key"):
+        assert requests.get(f"{base}/uploads/{name}", timeout=10).status_code == 404
+
+
+def test_webhook_route_refuses_what_it_cannot_verify(running_app):
+    base = running_app.local_url.rstrip("/")
+    response = requests.post(
+        f"{base}/webhooks/akool",
+        json={"signature": "0" * 40, "dataEncrypt": "AAAA", "timestamp": int(time.time() * 1000), "nonce": "1"},
+        timeout=10,
+    )
+    assert response.status_code == 400
+    assert requests.post(f"{base}/webhooks/akool", data=b"not json", timeout=10).status_code == 400
+    assert requests.get(f"{base}/healthz", timeout=10).json() == {"status": "ok", "mode": "demo"}
+
+
+def _open_bytes(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
