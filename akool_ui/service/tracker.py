@@ -37,8 +37,10 @@ from ..akool.errors import (
     AkoolError,
     AuthError,
     CannotOperate,
+    JobFailed,
     JobNotFound,
     PermissionDenied,
+    error_for_code,
 )
 from ..akool.models import UPSCALE_BUTTONS, ImageRequest, Job, JobStatus, validate_button, validate_job_id
 from ..akool.webhook import WebhookEvent
@@ -548,13 +550,18 @@ class JobTracker:
             nonlocal changed
             before = rec.to_json()
             rec.apply_job(job)
-            if job.status is JobStatus.FAILED and job.error_message:
-                rec.error_message = job.error_message
+            if job.status is JobStatus.FAILED:
+                # Akool's own text is technical; the page gets the sentence for its code.
+                rec.error_message = (
+                    error_for_code(job.error_code).default_user_message if job.error_code else JobFailed.default_user_message
+                )
             changed = rec.to_json() != before
 
         record = self.store.update(record.id, apply)
         if changed:
             self._publish(record)
+            if record.state is RecordState.FAILED:
+                log.info("job %s failed on Akool: code %s, %s", record.id, job.error_code, job.error_message)
         if record.state is RecordState.DOWNLOADING:
             tracked.interval = self.poll_interval
             return self._download(tracked, record)

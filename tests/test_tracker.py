@@ -1,0 +1,321 @@
+"""JobTracker against the simulator over real HTTP: polling, subscriptions, downloads, faults, resume."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from PIL import Image
+
+from akool_ui.akool.client import AkoolClient
+from akool_ui.akool.errors import CannotOperate, GenerationFailed, JobNotFound
+from akool_ui.akool.models import ImageRequest
+from akool_ui.akool.transport import RetryPolicy
+from akool_ui.akool.webhook import parse_webhook
+from akool_ui.service.records import ImageState, RecordState
+from akool_ui.service.store import JobStore
+from akool_ui.service.tracker import JobTracker
+
+from tests.conftest import API_KEY, CLIENT_ID, CLIENT_SECRET
+
+OWNER = "b-owner-one"
+FAST = RetryPolicy(backoff=0.01, max_backoff=0.05)
+
+
+@pytest.fixture()
+def client(simulator):
+    with AkoolClient(simulator.base_url, api_key=API_KEY, retry=FAST) as c:
+        yield c
+
+
+@pytest.fixture()
+def store(tmp_path):
+    with JobStore(tmp_path / "cache") as s:
+        yield s
+
+
+@pytest.fixture()
+def make_tracker(store, client):
+    made = []
+
+    def make(**kwargs):
+        kwargs.setdefault("poll_interval", 0.1)
+        kwargs.setdefault("max_poll_interval", 0.5)
+        kwargs.setdefault("client_for", lambda record: client)
+        tracker = JobTracker(store, **kwargs)
+        made.append(tracker)
+        return tracker
+
+    yield make
+    for tracker in made:
+        tracker.close()
+
+
+def wait_final(tracker, ids, timeout=20.0):
+    """Drain a subscription until every job is final; returns (events, latest records)."""
+    events = []
+    with tracker.subscribe(ids) as sub:
+        deadline = time.monotonic() + timeout
+        while not sub.done:
+            assert time.monotonic() < deadline, f"jobs not final in {timeout}s: {[r.state for r in sub.records.values()]}"
+            event = sub.get(timeout=0.5)
+            if event is not None:
+                events.append(event)
+        return events, sub.records
+
+
+def tracker_threads():
+    return sum(1 for t in threading.enumerate() if t.name.startswith("akool-"))
+
+
+def image_of(store, relative):
+    return Image.open(store.local_path(relative))
+
+
+def test_batch_of_two_is_polled_downloaded_and_stored_as_real_images(make_tracker, store, client):
+    tracker = make_tracker()
+    records = tracker.submit(ImageRequest("a red fox", batch_quantity=2, resolution="1080p", scale="16:9"),
+                             client=client, owner=OWNER)
+    assert len(records) == 2 and records[0].batch_id == records[1].batch_id
+    events, latest = wait_final(tracker, [r.id for r in records])
+    states = [e.state for e in events if e.job_id == records[0].id]
+    assert states[0] is RecordState.QUEUED and RecordState.DOWNLOADING in states
+    assert states[-1] is RecordState.SUCCEEDED
+    for record in latest.values():
+        assert record.state is RecordState.SUCCEEDED
+        assert record.buttons == ["U1", "U2", "U3", "U4", "V1", "V2", "V3", "V4"]
+        assert [e.state for e in record.images] == [ImageState.STORED] * 4
+        for entry in record.images:
+            original = image_of(store, entry.original)
+            assert original.size == (1920, 1080)
+            preview = image_of(store, entry.preview)
+            assert preview.format == "WEBP" and max(preview.size) <= 768
+        # candidates differ from each other (real renders, not one flat image)
+        first, second = (image_of(store, e.original).convert("RGB").resize((32, 18)) for e in record.images[:2])
+        assert first.tobytes() != second.tobytes()
+
+
+def test_grid_without_candidate_urls_is_split_into_four_locally(make_tracker, store, client, simulator):
+    simulator.sim.set_options(result_shape="grid")
+    tracker = make_tracker()
+    (record,) = tracker.submit(ImageRequest("a grid of cats", resolution="1080p"), client=client, owner=OWNER)
+    _, latest = wait_final(tracker, [record.id])
+    record = latest[record.id]
+    assert record.state is RecordState.SUCCEEDED
+    assert len(record.images) == 4 and all(e.is_stored for e in record.images)
+    grid = client.get_job(record.id).image_url
+    import requests
+
+    whole = Image.open(io.BytesIO(requests.get(grid, timeout=10).content)).convert("RGB")
+    w, h = whole.size
+    quadrant = whole.crop((w // 2, 0, w, h // 2))  # candidate 2 sits top right
+    stored = image_of(store, record.images[1].original).convert("RGB")
+    assert stored.size == quadrant.size
+    probe = (stored.size[0] // 3, stored.size[1] // 3)
+    assert max(abs(a - b) for a, b in zip(stored.getpixel(probe), quadrant.getpixel(probe))) < 24
+
+
+def test_single_image_shape_gives_one_image_and_no_buttons(make_tracker, store, client, simulator):
+    simulator.sim.set_options(result_shape="single")
+    tracker = make_tracker()
+    (record,) = tracker.submit(ImageRequest("one lighthouse", resolution="1080p"), client=client, owner=OWNER)
+    _, latest = wait_final(tracker, [record.id])
+    record = latest[record.id]
+    assert record.state is RecordState.SUCCEEDED
+    assert len(record.images) == 1 and record.images[0].is_stored and record.buttons == []
+
+
+def test_pressing_u1_makes_a_4k_child_linked_to_its_parent_and_marks_u1_used(make_tracker, store, client, simulator):
+    tracker = make_tracker()
+    (parent,) = tracker.submit(ImageRequest("a castle", resolution="1080p"), client=client, owner=OWNER)
+    wait_final(tracker, [parent.id])
+    child = tracker.press(parent.id, "U1", client=client, owner=OWNER)
+    assert child.parent_id == parent.id and child.button == "U1" and child.kind == "button"
+    assert child.lineage_label.startswith("U1 of ")
+    _, latest = wait_final(tracker, [child.id])
+    child = latest[child.id]
+    assert child.state is RecordState.SUCCEEDED and len(child.images) == 1
+    assert max(child.images[0].width, child.images[0].height) >= 3840
+    parent = store.get(parent.id)
+    assert "U1" in parent.used_buttons and "U1" not in parent.buttons
+    creates = simulator.sim.stats()["button"]
+    with pytest.raises(CannotOperate) as excinfo:
+        tracker.press(parent.id, "U1", client=client, owner=OWNER)
+    assert "already been used" in excinfo.value.user_message
+    assert simulator.sim.stats()["button"] == creates  # refused locally: no credit spent
+    assert [c.id for c in store.children(parent.id)] == [child.id]
+
+
+def test_another_owner_cannot_press_or_read_a_job(make_tracker, client):
+    tracker = make_tracker()
+    (record,) = tracker.submit(ImageRequest("private"), client=client, owner=OWNER)
+    assert tracker.get(record.id, "b-someone-else") is None
+    with pytest.raises(JobNotFound):
+        tracker.press(record.id, "U1", client=client, owner="b-someone-else")
+    assert tracker.delete(record.id, "b-someone-else") is False
+    assert tracker.history("b-someone-else").items == []
+
+
+def test_one_poll_per_job_per_interval_however_many_subscribers(make_tracker, client, simulator):
+    jobs, subscribers_per_job, interval, window = 50, 3, 0.5, 3.0
+    simulator.sim.stuck_next(times=jobs)  # stay "processing": polled at the steady interval
+    baseline_threads = tracker_threads()
+    tracker = make_tracker(poll_interval=interval, max_poll_interval=interval)
+    records = []
+    for _ in range(jobs // 4 + 1):
+        records += tracker.submit(ImageRequest("stuck", batch_quantity=4, resolution="1080p"), client=client, owner=OWNER)
+    records = records[:jobs]
+    simulator.sim.reset_stats()
+    subs = [tracker.subscribe(r.id) for r in records for _ in range(subscribers_per_job)]
+    time.sleep(window)
+    polls = simulator.sim.stats()["info_polls"]
+    threads = tracker_threads() - baseline_threads
+    for sub in subs:
+        sub.close()
+    per_job = [polls.get(r.id, 0) for r in records]
+    # one poller per job: about window / interval polls, never one per subscriber
+    assert max(per_job) <= window / interval + 2, per_job
+    assert min(per_job) >= 2, per_job
+    assert threads <= tracker.stats()["threads"]  # bounded pools, not a thread per job or subscriber
+
+
+def test_webhook_completes_a_job_without_waiting_for_its_next_poll(make_tracker, client, simulator):
+    tracker = make_tracker(poll_interval=60.0, max_poll_interval=60.0)  # polling alone would take a minute
+    received = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            event = parse_webhook(body, CLIENT_ID, CLIENT_SECRET)
+            received.append(event.status)
+            tracker.on_webhook(event)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        started = time.monotonic()
+        (record,) = tracker.submit(
+            ImageRequest("called back", resolution="1080p"), client=client, owner=OWNER,
+            webhook_url=f"http://127.0.0.1:{server.server_address[1]}/hook",
+        )
+        _, latest = wait_final(tracker, [record.id], timeout=30)
+        took = time.monotonic() - started
+    finally:
+        server.shutdown()
+    assert latest[record.id].state is RecordState.SUCCEEDED
+    assert 3 in received
+    assert took < 30  # far below the 60 s poll interval
+    assert simulator.sim.stats()["info_polls"][record.id] <= 3
+
+
+def test_unknown_or_foreign_webhook_job_is_ignored(make_tracker):
+    from akool_ui.akool.webhook import WebhookEvent
+
+    tracker = make_tracker()
+    assert tracker.on_webhook(WebhookEvent(job_id="6650a1b2c3d4e5f6a7b8c9d0", status=3, type="image", url=None)) is False
+    assert tracker.on_webhook(WebhookEvent(job_id="../../etc", status=3, type="image", url=None)) is False
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        lambda sim: sim.http_status(502, times=2, kinds=("file",)),
+        lambda sim: sim.drop_connection(times=2, kinds=("file",)),
+        lambda sim: sim.truncate_body(times=2, kinds=("file",)),
+    ],
+    ids=["502-burst", "dropped-connection", "truncated-body"],
+)
+def test_download_faults_are_retried_until_every_image_is_stored(make_tracker, store, client, simulator, fault):
+    tracker = make_tracker()
+    fault(simulator.sim)
+    (record,) = tracker.submit(ImageRequest("faulty cdn", resolution="1080p"), client=client, owner=OWNER)
+    _, latest = wait_final(tracker, [record.id], timeout=30)
+    record = latest[record.id]
+    assert record.state is RecordState.SUCCEEDED
+    assert all(e.is_stored for e in record.images)
+    for entry in record.images:
+        assert image_of(store, entry.original).size == (1080, 1080)
+
+
+def test_persistent_download_failure_keeps_the_remote_url_and_retries_later(make_tracker, store, client, simulator):
+    tracker = make_tracker()
+    simulator.sim.http_status(503, times=3 * 4, kinds=("file",))  # every try of the first attempt fails
+    (record,) = tracker.submit(ImageRequest("slow cdn", resolution="1080p"), client=client, owner=OWNER)
+    deadline = time.monotonic() + 20
+    while not any(e.state is ImageState.ERROR for e in (store.get(record.id).images or [])):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    errored = store.get(record.id)
+    assert errored.state is RecordState.DOWNLOADING
+    assert all(e.remote_url for e in errored.images)
+    _, latest = wait_final(tracker, [record.id], timeout=30)  # the retry after a pause succeeds
+    assert latest[record.id].state is RecordState.SUCCEEDED
+    assert all(e.is_stored for e in latest[record.id].images)
+
+
+def test_expired_urls_give_a_clear_expired_state(make_tracker, client, simulator):
+    tracker = make_tracker()
+    (record,) = tracker.submit(ImageRequest("too late", resolution="1080p"), client=client, owner=OWNER)
+    simulator.sim.advance(8 * 24 * 3600)  # done long ago, and Akool's copies are gone
+    _, latest = wait_final(tracker, [record.id])
+    record = latest[record.id]
+    assert record.state is RecordState.FAILED
+    assert all(e.state is ImageState.EXPIRED for e in record.images)
+    assert "expire" in record.error_message
+
+
+def test_failed_job_reports_a_plain_sentence(make_tracker, client, simulator):
+    tracker = make_tracker()
+    simulator.sim.fail_next()
+    (record,) = tracker.submit(ImageRequest("doomed"), client=client, owner=OWNER)
+    _, latest = wait_final(tracker, [record.id])
+    record = latest[record.id]
+    assert record.state is RecordState.FAILED
+    assert record.error_message and record.error_message.endswith(".")
+    assert record.images == []
+
+
+def test_create_refused_with_1108_stores_nothing(make_tracker, store, client, simulator):
+    tracker = make_tracker()
+    simulator.sim.fail_next(code=1108)
+    with pytest.raises(GenerationFailed):
+        tracker.submit(ImageRequest("refused"), client=client, owner=OWNER)
+    assert store.list_jobs(OWNER).items == []
+
+
+def test_stuck_job_times_out_and_check_again_resumes_polling(make_tracker, client, simulator):
+    tracker = make_tracker(deadline=1.0)
+    simulator.sim.stuck_next()
+    (record,) = tracker.submit(ImageRequest("forever"), client=client, owner=OWNER)
+    _, latest = wait_final(tracker, [record.id])
+    assert latest[record.id].state is RecordState.TIMED_OUT
+    polls = simulator.sim.stats()["info_polls"][record.id]
+    resumed = tracker.check_again(record.id, client=client, owner=OWNER)
+    assert resumed.state is RecordState.PROCESSING
+    _, latest = wait_final(tracker, [record.id])
+    assert latest[record.id].state is RecordState.TIMED_OUT
+    assert simulator.sim.stats()["info_polls"][record.id] > polls
+    with pytest.raises(JobNotFound):
+        tracker.check_again(record.id, client=client, owner="b-not-the-owner")
+
+
+def test_corrupt_and_foreign_records_are_skipped_with_a_warning(make_tracker, store, client, caplog):
+    (good,) = make_tracker().submit(ImageRequest("good"), client=client, owner=OWNER)
+    store._cache.set("job:0123456789abcdef01234567", "{not json", retry=True)
+    store._cache.set("job:aaaaaaaaaaaaaaaaaaaaaaaa", json.dumps({"v": 99, "id": "x"}), retry=True)
+    store._cache.set("foreign-key", "something else", retry=True)
+    (store.cache_dir / "garbage.bin").write_bytes(b"\x00\xff" * 100)
+    tracker = make_tracker()
+    tracker.resume_unfinished()
+    _, latest = wait_final(tracker, [good.id])
+    assert latest[good.id].state is RecordState.SUCCEEDED
+    assert [r.id for r in tracker.history(OWNER).items] == [good.id]
