@@ -55,6 +55,7 @@ def test_api_key_auth_refuses_an_empty_key():
 def _error_kinds(simulator):
     """Callables that each trigger one kind of error, with the credentials of the main account."""
     sim = simulator.sim
+    sim.stuck_next()  # never finishes, so pressing a button on it is always refused
     job_id = make_client(simulator).create_images_v3(V3ImageRequest(prompt="leak test")).id
 
     def api_error(client):
@@ -84,7 +85,7 @@ def _error_kinds(simulator):
         client.press_button(job_id, "U9")
 
     def cannot_operate(client):
-        client.press_button(job_id, "U1")  # not finished yet
+        client.press_button(job_id, "U1")  # the job never finishes
 
     return [api_error, not_found, http_502, dropped, timeout, malformed, invalid, cannot_operate]
 

@@ -13,6 +13,8 @@ import threading
 from email.utils import formatdate
 
 import pytest
+import requests
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
 from akool_ui.akool import (
     AkoolClient,
@@ -23,10 +25,11 @@ from akool_ui.akool import (
     ProtocolError,
     RequestTimeout,
     RetryPolicy,
+    TransportError,
     UnknownApiError,
 )
 from akool_ui.akool.client import USER_AGENT
-from akool_ui.akool.transport import NO_RETRIES, parse_retry_after
+from akool_ui.akool.transport import NO_RETRIES, parse_retry_after, transport_error
 from tests.client_helpers import ScriptedServer
 
 JOB_ID = "6650a1b2c3d4e5f6a7b8c9d0"
@@ -141,8 +144,6 @@ def test_api_key_wins_over_client_pair_for_calls_unless_both_are_asked_for(scrip
 
 
 def test_a_supplied_session_is_used_and_not_closed(scripted):
-    import requests
-
     server = scripted((200, {}, OK_INFO))
     session = requests.Session()
     session.headers["X-Trace"] = "t1"
@@ -304,3 +305,31 @@ def test_connection_closed_without_answer_retries_get_but_not_create():
         assert server.accepted == 4
     finally:
         server.close()
+
+
+def test_an_owned_session_is_closed_with_the_client(scripted):
+    server = scripted((200, {}, OK_INFO))
+    with AkoolClient(server.url, api_key=KEY) as client:
+        client.get_job(JOB_ID)
+        pools = client._session.get_adapter(server.url).poolmanager.pools
+        assert len(pools) == 1
+    assert len(pools) == 0  # closing the session dropped its connection pools
+
+
+@pytest.mark.parametrize(
+    ("exc", "error", "unsent"),
+    [
+        (requests.ConnectTimeout(), ConnectError, True),
+        (requests.ConnectionError(MaxRetryError(None, "/", ConnectTimeoutError("slow"))), ConnectError, True),
+        (requests.exceptions.SSLError(), ConnectError, False),
+        (requests.ReadTimeout(), RequestTimeout, False),
+        (requests.exceptions.ChunkedEncodingError(), ConnectionDropped, False),
+        (requests.ConnectionError(), ConnectionDropped, False),
+        (requests.exceptions.ContentDecodingError(), ProtocolError, False),
+        (requests.exceptions.InvalidURL(), TransportError, False),
+    ],
+)
+def test_requests_exceptions_are_classified_by_whether_the_request_left(exc, error, unsent):
+    ours, surely_unsent = transport_error(exc, "GET /x")
+    assert type(ours) is error and surely_unsent is unsent
+    assert str(ours).startswith("GET /x: ")

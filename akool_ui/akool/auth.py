@@ -44,9 +44,6 @@ class ApiKeyAuth(AuthBase):
         r.headers[API_KEY_HEADER] = self._api_key
         return r
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ApiKeyAuth) and other._api_key == self._api_key
-
     def __repr__(self) -> str:
         return f"ApiKeyAuth(api_key={_HIDDEN})"
 
@@ -63,10 +60,6 @@ class TokenAuth(AuthBase):
         self._api_key = api_key  # sent as well only when asked for (precedence test, odd proxies)
         self._token = token
         self._lock = threading.Lock()
-
-    @property
-    def has_token(self) -> bool:
-        return self._token is not None
 
     def token(self) -> str:
         """The cached token, fetching one first if there is none."""
