@@ -25,6 +25,7 @@ import logging
 import os
 import re
 import shutil
+import socket
 import sqlite3
 import tempfile
 import threading
@@ -202,6 +203,24 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
         raise ValueError("invalid page cursor") from None
 
 
+_HOST = socket.gethostname()
+
+
+def _holder_is_dead(token: str) -> bool:
+    """Whether a lock token names a process on this host that has exited."""
+    host, _, rest = token.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != _HOST or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists but is not ours to signal
+        return False
+    return False
+
+
 class DownloadLock:
     """A cross-process, cross-thread lock on one job's downloads.
 
@@ -214,7 +233,8 @@ class DownloadLock:
     def __init__(self, cache: diskcache.Cache, job_id: str, *, expire: float = DOWNLOAD_LOCK_EXPIRE):
         self._cache = cache
         self._key = _LOCK_PREFIX + job_id
-        self._token = uuid.uuid4().hex
+        # host:pid:random, so a lock left by a killed process on this machine can be taken over at once
+        self._token = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex}"
         self.expire = float(expire)
         self.job_id = job_id
 
@@ -225,10 +245,25 @@ class DownloadLock:
         while True:
             if self._cache.add(self._key, self._token, expire=self.expire, retry=True):
                 return True
+            if self._break_if_holder_dead():
+                continue
             if not blocking or (deadline is not None and time.monotonic() >= deadline):
                 return False
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
+
+    def _break_if_holder_dead(self) -> bool:
+        """Remove the lock if its holder was a process on this host that no longer exists (kill -9)."""
+        with self._cache.transact(retry=True):
+            try:
+                holder = self._cache.get(self._key, retry=True)
+            except UnsafeCacheValue:
+                holder = None
+            if not isinstance(holder, str) or not _holder_is_dead(holder):
+                return False
+            self._cache.delete(self._key, retry=True)
+        LOG.info("download lock of job %s was held by a dead process; taken over", self.job_id)
+        return True
 
     def _holds(self) -> bool:
         try:
