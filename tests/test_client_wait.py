@@ -76,12 +76,12 @@ def test_stuck_job_times_out_at_the_deadline_without_sleeping_past_it(simulator)
     time = SimTime(simulator)
     seen = []
     with pytest.raises(JobTimedOut) as info:
-        for update in client.wait(job.id, interval=1.0, max_interval=4.0, timeout=30, sleep=time.sleep,
+        for update in client.wait(job.id, interval=4.0, max_interval=8.0, timeout=30, sleep=time.sleep,
                                   clock=time.clock):
             seen.append(update)
     assert (info.value.job_id, info.value.timeout) == (job.id, 30)
-    assert sum(time.slept) == pytest.approx(30)  # the last pause was cut to end exactly at the deadline
-    assert max(time.slept) <= 4.0
+    assert sum(time.slept) == pytest.approx(30)  # never slept past the deadline...
+    assert time.slept[-1] < 4.0  # ...because the last pause was cut short to end exactly at it
     assert seen[-1].status is JobStatus.PROCESSING and seen[-1].elapsed == pytest.approx(30)
 
 
@@ -149,6 +149,17 @@ def test_unchanged_status_is_flagged_as_unchanged(scripted):
     updates = list(client.wait(JOB_ID, sleep=time.sleep, clock=time.clock))
     assert [u.changed for u in updates] == [True, False, True]
     assert updates[-1].status is JobStatus.FAILED  # failure ends the stream without raising
+
+
+def test_last_pause_is_cut_to_the_deadline_and_a_final_poll_happens_there(scripted):
+    client = scripted(2)
+    time = FakeTime()
+    polls = []
+    with pytest.raises(JobTimedOut):
+        for update in client.wait(JOB_ID, interval=3.0, timeout=10, sleep=time.sleep, clock=time.clock):
+            polls.append(update.elapsed)
+    assert time.slept == [3.0, 3.0, 3.0, 1.0]
+    assert polls == [0.0, 3.0, 6.0, 9.0, 10.0]
 
 
 def test_zero_timeout_polls_once_then_times_out(scripted):
