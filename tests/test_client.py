@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+import requests
 
 from akool_ui.akool import (
     AccountBanned,
@@ -339,3 +340,51 @@ def test_invalid_input_raises_invalid_request_and_sends_nothing(simulator, call)
 def test_a_retry_policy_is_per_client(simulator):
     client = make_client(simulator, retry=RetryPolicy(attempts=1))
     assert client.retry.attempts == 1
+
+
+# -- result shapes and auth-by-HTTP-status options -------------------------------------------------------
+
+
+@pytest.mark.parametrize(("shape", "expected"), [("candidates", 4), ("single", 1), ("grid", 1)])
+def test_every_result_shape_gives_downloadable_result_urls(simulator, shape, expected):
+    simulator.sim.set_options(result_shape=shape)
+    client = make_client(simulator)
+    done = finish(simulator, client, client.create_images_v3(V3ImageRequest(prompt=f"shape {shape}")).id)
+    assert len(done.result_urls) == expected
+    answer = requests.get(done.result_urls[0], timeout=10)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("image/")
+
+
+def test_candidates_that_lag_behind_success_show_up_on_a_later_poll(simulator):
+    # akool-api.md §8.2: image_status may read 3 before upscaled_urls is filled; wait() ends at 3.
+    simulator.sim.set_options(upscaled_lag=5.0)
+    client = make_client(simulator)
+    done = finish(simulator, client, client.create_images_v3(V3ImageRequest(prompt="lagging")).id)
+    assert done.succeeded and done.candidate_urls == () and done.result_urls == (done.image_url,)
+    simulator.sim.advance(5.0)
+    assert len(client.get_job(done.id).result_urls) == 4
+
+
+@pytest.mark.parametrize("http_status", [401, 403])
+def test_auth_failures_sent_with_http_401_or_403_are_still_auth_errors(simulator, http_status):
+    simulator.sim.set_options(auth_http_status=http_status)
+    with pytest.raises(AuthError) as info:
+        make_client(simulator, api_key="NotAKey").get_job("0123456789abcdef01234567")
+    assert info.value.code == 1101 and f"HTTP {http_status}" in str(info.value)
+    client = make_client(simulator, api_key=None, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    (job,) = client.create_images(ImageRequest(prompt="renew through a 401"))
+    simulator.sim.expire_tokens()
+    before = counts(simulator)
+    assert client.get_job(job.id).id == job.id
+    assert counts(simulator, before)["token"] == 1
+
+
+def test_v4_job_without_buttons_refuses_a_button(simulator):
+    simulator.sim.set_options(v4_buttons=False)
+    client = make_client(simulator)
+    (job,) = client.create_images(ImageRequest(prompt="no buttons here"))
+    done = finish(simulator, client, job.id)
+    assert done.succeeded and done.buttons == ()
+    with pytest.raises(CannotOperate) as info:
+        client.press_button(done.id, "V1")
+    assert info.value.code == 1010
