@@ -69,13 +69,14 @@ def _run_simulator(args: argparse.Namespace) -> int:
         url_ttl=args.url_ttl, v4_buttons=not args.no_v4_buttons, control=not args.no_control,
         public_url=args.public_url,
     )
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         server.start()
     except OSError as exc:
+        server.sim.close()
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `kill` stops it as cleanly as Ctrl-C
     try:
         print(f"Akool simulator listening on {server.base_url}", flush=True)
         while not stop.wait(0.5):
