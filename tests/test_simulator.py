@@ -13,7 +13,7 @@ import requests
 from akool_ui.simulator import QUEUED_SECONDS, RemoteSimulator
 from akool_ui.simulator.app import PATHS
 from tests.conftest import API_KEY, CLIENT_ID, CLIENT_SECRET, OTHER_API_KEY
-from tests.test_simulator_support import Api
+from tests.test_simulator_support import Api, private_server
 
 HEX24 = re.compile(r"[0-9a-f]{24}")
 ALL_BUTTONS = ["U1", "U2", "U3", "U4", "V1", "V2", "V3", "V4"]
@@ -430,24 +430,25 @@ def test_upscaled_lag_leaves_upscaled_urls_empty_for_a_while_after_completion(si
 # -- stats, control, misc -------------------------------------------------------------------------------
 
 
-def test_stats_count_requests_by_kind_info_polls_per_job_and_creates(simulator, api):
-    simulator.sim.reset_stats()
-    token_for(api)
-    job_id = api.v4(batch_quantity=2)[0]["_id"]
-    api.v3()
-    for _ in range(3):
-        api.info(job_id)
-    api.info_code("nope")
-    doc = api.finished(job_id)
-    api.image(doc["image"])
-    api.image(doc["image"])
-    stats = simulator.sim.stats()
-    assert stats["token"] == 1 and stats["create_v4"] == 1 and stats["create_v3"] == 1
-    assert stats["info"] == 5 and stats["info_polls"][job_id] == 4 and stats["info_polls"]["nope"] == 1
-    assert stats["file"] == 2 and stats["renders"] == 1  # the second download came from the cache
-    assert stats["creates"] == 3 and stats["button"] == 0
-    simulator.sim.reset_stats()
-    assert simulator.sim.stats()["info"] == 0 and simulator.sim.stats()["info_polls"] == {}
+def test_stats_count_requests_by_kind_info_polls_per_job_and_creates():
+    with private_server() as simulator:
+        api = Api(simulator)
+        token_for(api)
+        job_id = api.v4(batch_quantity=2)[0]["_id"]
+        api.v3()
+        for _ in range(3):
+            api.info(job_id)
+        api.info_code("nope")
+        doc = api.finished(job_id)
+        api.image(doc["image"])
+        api.image(doc["image"])
+        stats = simulator.sim.stats()
+        assert stats["token"] == 1 and stats["create_v4"] == 1 and stats["create_v3"] == 1
+        assert stats["info"] == 5 and stats["info_polls"][job_id] == 4 and stats["info_polls"]["nope"] == 1
+        assert stats["file"] == 2 and stats["renders"] == 1  # the second download came from the cache
+        assert stats["creates"] == 3 and stats["button"] == 0
+        simulator.sim.reset_stats()
+        assert simulator.sim.stats()["info"] == 0 and simulator.sim.stats()["info_polls"] == {}
 
 
 def test_unknown_paths_and_methods_are_plain_http_errors(simulator, api):

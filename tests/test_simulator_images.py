@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from akool_ui.simulator import SimulatorServer
 from akool_ui.simulator import render
 from tests.conftest import API_KEY
-from tests.test_simulator_support import Api, TinyServer, mean_abs_diff, png_bytes
+from tests.test_simulator_support import Api, TinyServer, mean_abs_diff, png_bytes, private_server
 
 
 @pytest.fixture()
@@ -96,16 +96,17 @@ def test_variation_stays_close_to_the_candidate_it_varies(api):
     assert mean_abs_diff(variation, second) < mean_abs_diff(variation, fourth)
 
 
-def test_a_file_is_rendered_once_and_then_served_from_the_cache(simulator, api):
-    doc = api.finished(api.v4(resolution="1080p")["_id"])
-    simulator.sim.reset_stats()
-    first = requests.get(doc["upscaled_urls"][1], timeout=10)
-    second = requests.get(doc["upscaled_urls"][1], timeout=10)
-    head = requests.head(doc["upscaled_urls"][1], timeout=10)
-    assert first.content == second.content and head.status_code == 200
-    assert int(head.headers["Content-Length"]) == len(first.content) and head.content == b""
-    assert "max-age" in first.headers["Cache-Control"]
-    assert simulator.sim.stats()["renders"] == 1
+def test_a_file_is_rendered_once_and_then_served_from_the_cache():
+    with private_server() as simulator:
+        api = Api(simulator)
+        doc = api.finished(api.v4(resolution="1080p")["_id"])
+        first = requests.get(doc["upscaled_urls"][1], timeout=10)
+        second = requests.get(doc["upscaled_urls"][1], timeout=10)
+        head = requests.head(doc["upscaled_urls"][1], timeout=10)
+        assert first.content == second.content and head.status_code == 200
+        assert int(head.headers["Content-Length"]) == len(first.content) and head.content == b""
+        assert "max-age" in first.headers["Cache-Control"]
+        assert simulator.sim.stats()["renders"] == 1 and simulator.sim.stats()["file"] == 3
 
 
 # -- image-to-image -------------------------------------------------------------------------------------

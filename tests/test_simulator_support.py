@@ -11,10 +11,20 @@ from typing import Any, Callable
 import requests
 from PIL import Image
 
+from akool_ui.simulator import SimulatorServer
 from akool_ui.simulator.app import PATHS
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, CLIENT_ID, CLIENT_SECRET, OTHER_API_KEY, OTHER_CLIENT_ID
 
 JOB_DONE_SECONDS = 10.0  # more than a whole job at speed 1 (1.5 s queued + 4 s processing)
+
+
+def private_server(**kwargs: Any) -> SimulatorServer:
+    """A simulator of our own (same accounts as the shared one, speed 20) for tests whose exact counts
+    must not see background traffic other tests may have left on the shared simulator."""
+    kwargs.setdefault("speed", 20.0)
+    server = SimulatorServer(api_key=API_KEY, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, **kwargs)
+    server.sim.add_account(api_key=OTHER_API_KEY, client_id=OTHER_CLIENT_ID, client_secret=OTHER_API_KEY)
+    return server
 
 
 class Api:

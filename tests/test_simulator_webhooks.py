@@ -13,7 +13,7 @@ from akool_ui.akool.errors import InvalidSignature
 from akool_ui.akool.webhook import parse_webhook
 from akool_ui.simulator.webhooks import MAX_ATTEMPTS
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, OTHER_API_KEY, OTHER_CLIENT_ID
-from tests.test_simulator_support import Api, TinyServer
+from tests.test_simulator_support import Api, TinyServer, private_server
 
 
 class Receiver(TinyServer):
@@ -47,6 +47,21 @@ def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 def receiver():
     with Receiver() as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def own_simulator():
+    """Webhook counts must not see retries that earlier tests left running on the shared simulator."""
+    with private_server() as server:
+        yield server
+
+
+@pytest.fixture()
+def simulator(own_simulator):
+    own_simulator.sim.reset_faults()
+    own_simulator.sim.reset_stats()
+    yield own_simulator
+    own_simulator.sim.reset_faults()
 
 
 @pytest.fixture()
@@ -102,7 +117,6 @@ def test_failed_job_sends_status_4_and_a_stuck_job_only_status_2(simulator, api,
 
 
 def test_non_200_answers_are_retried_with_backoff_and_order_is_kept(simulator, api):
-    simulator.sim.reset_stats()
     with Receiver(500, 404, 200) as receiver:
         job_id = api.v4(webhookurl=receiver.url)["_id"]
         api.finished(job_id)
@@ -114,7 +128,6 @@ def test_non_200_answers_are_retried_with_backoff_and_order_is_kept(simulator, a
 
 
 def test_delivery_is_given_up_after_max_attempts_and_only_200_counts(simulator, api):
-    simulator.sim.reset_stats()
     with Receiver(204) as receiver:
         api.finished(api.v4(webhookurl=receiver.url)["_id"])
         wait_until(lambda: simulator.sim.stats()["webhooks"]["failed"] == 2)
@@ -125,7 +138,6 @@ def test_delivery_is_given_up_after_max_attempts_and_only_200_counts(simulator, 
 def test_unreachable_receiver_is_retried_then_given_up(simulator, api):
     with Receiver() as gone:
         url = gone.url
-    simulator.sim.reset_stats()
     api.finished(api.v4(webhookurl=url)["_id"])
     wait_until(lambda: simulator.sim.stats()["webhooks"]["failed"] == 2)
     assert simulator.sim.stats()["webhooks"]["attempts"] == 2 * MAX_ATTEMPTS
