@@ -235,10 +235,14 @@ class JobTracker:
         self._heap: list[tuple[float, int, str]] = []
         self._seq = itertools.count()
         self._subs: dict[str, set[Subscription]] = {}
-        self._threads = 1 + poll_workers + download_workers
+        # Three bounded pools, so slow downloads never delay a poll: polls, per-job download turns,
+        # and the file fetches of those turns (a job's files are fetched in parallel).
+        fetch_workers = 2 * download_workers
+        self._threads = 1 + poll_workers + download_workers + fetch_workers
         self._polls = ThreadPoolExecutor(poll_workers, thread_name_prefix="akool-poll")
         self._downloads = ThreadPoolExecutor(download_workers, thread_name_prefix="akool-download")
-        self._http = download_session or _download_session(download_workers)
+        self._fetches = ThreadPoolExecutor(fetch_workers, thread_name_prefix="akool-fetch")
+        self._http = download_session or _download_session(fetch_workers)
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="akool-tracker", daemon=True)
         self._thread.start()
@@ -252,8 +256,8 @@ class JobTracker:
             self._stopping = True
             self._lock.notify_all()
         self._thread.join(timeout=5)
-        self._polls.shutdown(wait=False, cancel_futures=True)
-        self._downloads.shutdown(wait=False, cancel_futures=True)
+        for pool in (self._polls, self._downloads, self._fetches):
+            pool.shutdown(wait=False, cancel_futures=True)
 
     # --- commands ------------------------------------------------------------------------------------
 
@@ -502,25 +506,41 @@ class JobTracker:
                 return
 
     def _work(self, tracked: _Tracked) -> None:
-        """One turn for one job: poll (or download), then reschedule or forget it."""
-        next_delay: float | None = None
+        """One turn for one job on a poll worker: poll, then reschedule, forget, or hand off a download."""
+        self._run_turn(tracked, self._turn)
+
+    def _work_download(self, tracked: _Tracked) -> None:
+        """A download turn on a download worker."""
+        self._run_turn(tracked, self._download_turn)
+
+    def _run_turn(self, tracked: _Tracked, turn: Callable[[_Tracked], "float | None | object"]) -> None:
+        next_delay: float | None | object = None
         try:
-            next_delay = self._turn(tracked)
+            next_delay = turn(tracked)
+            if next_delay is _DOWNLOAD:
+                try:
+                    self._downloads.submit(self._work_download, tracked)
+                    return  # still busy: the download turn reschedules
+                except RuntimeError:  # shutting down
+                    next_delay = None
         except Exception:  # never let one job kill a worker; try again later
             log.exception("tracking job %s failed unexpectedly", tracked.job_id)
             next_delay = self.max_poll_interval
-        finally:
-            with self._lock:
-                tracked.busy = False
-                poke, tracked.poke = tracked.poke, False
-                if self._tracked.get(tracked.job_id) is tracked:
-                    if next_delay is None and not poke:
-                        del self._tracked[tracked.job_id]
-                    else:
-                        self._schedule(tracked, 0.0 if poke else next_delay or 0.0)
+        self._end_turn(tracked, next_delay)  # type: ignore[arg-type]
 
-    def _turn(self, tracked: _Tracked) -> float | None:
-        """Returns the pause before the next turn, or None when the job needs no more work."""
+    def _end_turn(self, tracked: _Tracked, next_delay: float | None) -> None:
+        """Reschedule the job (at once if poked meanwhile), or forget it when no work is left."""
+        with self._lock:
+            tracked.busy = False
+            poke, tracked.poke = tracked.poke, False
+            if self._tracked.get(tracked.job_id) is tracked:
+                if next_delay is None and not poke:
+                    del self._tracked[tracked.job_id]
+                else:
+                    self._schedule(tracked, 0.0 if poke else next_delay or 0.0)
+
+    def _turn(self, tracked: _Tracked) -> float | None | object:
+        """The pause before the next turn, None when the job needs no more work, or _DOWNLOAD."""
         record = self.store.get(tracked.job_id)
         if record is None:
             return None  # deleted
@@ -529,16 +549,17 @@ class JobTracker:
         ):
             return self._poll(tracked, record)
         if record.needs_download:
-            return self._download(tracked, record)
+            return _DOWNLOAD
+        self._publish(record)  # finished by another process sharing the store: tell our subscribers
         return None
 
-    def _poll(self, tracked: _Tracked, record: JobRecord) -> float | None:
+    def _poll(self, tracked: _Tracked, record: JobRecord) -> float | None | object:
         try:
             job = tracked.client.get_job(record.id)
         except AkoolError as exc:
             if record.state is RecordState.DOWNLOADING:  # only refreshing URLs: download with what we have
                 tracked.polled = True
-                return self._download(tracked, record)
+                return _DOWNLOAD
             return self._poll_failed(tracked, record, exc)
         tracked.polled = True
         job = _normalise_result_shape(job)
@@ -564,7 +585,7 @@ class JobTracker:
                 log.info("job %s failed on Akool: code %s, %s", record.id, job.error_code, job.error_message)
         if record.state is RecordState.DOWNLOADING:
             tracked.interval = self.poll_interval
-            return self._download(tracked, record)
+            return _DOWNLOAD
         if record.is_final:
             return None
         if record.state is RecordState.QUEUED:
@@ -604,12 +625,12 @@ class JobTracker:
 
     # --- downloads -------------------------------------------------------------------------------------
 
-    def _download(self, tracked: _Tracked, record: JobRecord) -> float | None:
-        lock = self.store.download_lock(record.id)
+    def _download_turn(self, tracked: _Tracked) -> float | None:
+        lock = self.store.download_lock(tracked.job_id)
         if not lock.acquire(blocking=False):
             return LOCKED_RETRY_PAUSE  # another process (or thread) is on it
         try:
-            record = self.store.get(record.id)  # the lock holder before us may have finished
+            record = self.store.get(tracked.job_id)  # the lock holder before us may have finished
             if record is None:
                 return None
             pending = [e for e in record.images if e.needs_download]
@@ -626,7 +647,7 @@ class JobTracker:
             by_url.setdefault(entry.remote_url or "", []).append(entry.index)
         grid_urls = {url for url in by_url if record.remote_urls.count(url) > 1}
         futures = [
-            self._downloads.submit(self._fetch_one, record.id, url, indexes, url in grid_urls)
+            self._fetches.submit(self._fetch_one, record.id, url, indexes, url in grid_urls)
             for url, indexes in by_url.items()
         ]
         wait_futures(futures)
@@ -702,6 +723,10 @@ class JobTracker:
             tracked.download_pause = min(max(tracked.download_pause * 2, 2.0), MAX_DOWNLOAD_RETRY_PAUSE)
             return tracked.download_pause
         return None
+
+
+_DOWNLOAD = object()
+"""Returned by a poll turn: the job's results are ready to download (on a download worker)."""
 
 
 class _Expired(Exception):
