@@ -52,6 +52,10 @@ MAX_ORIGINAL_BYTES = 100 * 2**20
 # Gallery tiles are at most ~400 CSS px wide; 768 px stays sharp on 2x screens at a fraction of the size.
 PREVIEW_LONG_SIDE = 768
 PREVIEW_QUALITY = 80
+# WebP effort 0-6: 2 encodes previews several times faster than the default 4 for ~2 % more bytes,
+# and every result passes through here once, right when the person is waiting for it.
+PREVIEW_WEBP_METHOD = 2
+PREVIEW_REDUCING_GAP = 3.0
 
 # Deliberate process-wide guard: Pillow warns above this many pixels and refuses twice as many in
 # Image.open, before decoding. We set it to our largest allowance (a little under Pillow's ~89 MP default)
@@ -218,10 +222,11 @@ def make_preview(source: Source, *, long_side: int = PREVIEW_LONG_SIDE, quality:
     image = _transposed(_load_source(source))
     if max(image.size) > long_side:
         image = image.copy() if image is source else image
-        image.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
+        # reducing_gap: shrink by whole factors first (cheap), then Lanczos the last step; same look.
+        image.thumbnail((long_side, long_side), Image.Resampling.LANCZOS, reducing_gap=PREVIEW_REDUCING_GAP)
     image = _flatten_rgb(image)
     out = io.BytesIO()
-    image.save(out, format="WEBP", quality=quality, method=4)
+    image.save(out, format="WEBP", quality=quality, method=PREVIEW_WEBP_METHOD)
     return out.getvalue()
 
 
