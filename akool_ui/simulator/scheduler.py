@@ -26,7 +26,7 @@ MAX_SLEEP_SECONDS = 0.5
 class Scheduler:
     """Run ``fn()`` at simulated time ``when``; callbacks must be quick (hand real work to a pool)."""
 
-    def __init__(self, clock: Clock, name: str = "akool-sim-scheduler"):
+    def __init__(self, clock: Clock, name: str = "simulator-scheduler"):
         self._clock = clock
         self._heap: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()

@@ -72,7 +72,7 @@ class SimulatorServer:
                                 loop="asyncio", timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name=f"akool-simulator-{self.port}", daemon=True)
+                                        name=f"simulator-http-{self.port}", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while not self._server.started:

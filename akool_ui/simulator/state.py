@@ -107,7 +107,7 @@ class Simulator:
         self._art: OrderedDict[tuple[str, int], Image.Image] = OrderedDict()
         self._art_lock = threading.Lock()
         self._render_locks: dict[str, threading.Lock] = {}
-        self._fetch_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="akool-sim-fetch")
+        self._fetch_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="simulator-fetch")
         self._warned_unsigned: set[int] = set()
         self._counts: dict[str, Any] = {}
         self.reset_stats()

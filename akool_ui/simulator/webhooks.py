@@ -60,7 +60,7 @@ class WebhookSender:
         self._next_delivery = next_delivery
         self._record = record
         self._speed = speed
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="akool-sim-webhook")
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="simulator-webhook")
         self._lock = threading.Lock()
         self._busy: set[str] = set()
         self._again: set[str] = set()
