@@ -112,23 +112,25 @@ def test_bad_input_is_one_plain_sentence(client):
 
 
 def test_twenty_concurrent_generations_all_complete_and_overlap(client, running_app):
-    def one(i: int) -> tuple[float, dict]:
-        started = time.monotonic()
-        result = Client(running_app.local_url, verbose=False).predict(
-            prompt=f"Concurrent scene number {i}", api_name="/generate"
-        )
-        return time.monotonic() - started, result
+    def one(i: int) -> dict:
+        return client.predict(prompt=f"Concurrent scene number {i}", api_name="/generate")
+
+    started = time.monotonic()
+    one(-1)
+    single = time.monotonic() - started
 
     started = time.monotonic()
     with ThreadPoolExecutor(CONCURRENT_USERS) as pool:
-        outcomes = list(pool.map(one, range(CONCURRENT_USERS)))
+        results = list(pool.map(one, range(CONCURRENT_USERS)))
     wall = time.monotonic() - started
-    states = [job["state"] for _, result in outcomes for job in result["jobs"]]
-    assert states == ["succeeded"] * CONCURRENT_USERS
-    assert len({result["jobs"][0]["id"] for _, result in outcomes}) == CONCURRENT_USERS
-    # Run one after another, the calls would take the sum of their durations; together they overlap.
-    total = sum(duration for duration, _ in outcomes)
-    assert wall < total / 4, (wall, total)
+    jobs = [result["jobs"][0] for result in results]
+    assert [job["state"] for job in jobs] == ["succeeded"] * CONCURRENT_USERS
+    assert len({job["id"] for job in jobs}) == CONCURRENT_USERS
+    # How many jobs were in progress at the same moment: a queue serving one caller at a time (Gradio's
+    # default concurrency limit) would never have more than one.
+    overlap = max(sum(1 for j in jobs if j["created_at"] <= job["created_at"] < j["finished_at"]) for job in jobs)
+    assert overlap >= CONCURRENT_USERS // 2, overlap
+    print(f"20 concurrent generations: {wall:.1f} s wall (one alone: {single:.1f} s), {overlap} in flight at once")
 
 
 def test_cache_files_are_never_served_directly(client, running_app):

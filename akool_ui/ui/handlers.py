@@ -152,7 +152,7 @@ class StudioHandlers:
         return self.studio.owner_for(_key(api_key), browser_id if is_browser_id(browser_id) else None)
 
     def _abspath(self, relative: str) -> Path:
-        return self.studio.store.local_path(relative)
+        return self.studio.image_path(relative)
 
     def _records(self, job_ids: Sequence[str], owner: str) -> list[JobRecord]:
         records = []
@@ -434,7 +434,9 @@ class StudioHandlers:
 
     @user_errors
     def history_refresh(self, query: str, api_key: str, browser_id: str) -> tuple:
-        return self._history_outputs(new_history_state((query or "").strip()), self.owner(api_key, browser_id))
+        owner = self.owner(api_key, browser_id)
+        self.studio.remember(_key(api_key), owner)  # their own key is back: resume their unfinished jobs
+        return self._history_outputs(new_history_state((query or "").strip()), owner)
 
     @user_errors
     def history_older(self, state: dict[str, Any], api_key: str, browser_id: str) -> tuple:
@@ -462,7 +464,7 @@ class StudioHandlers:
         record = self.studio.get(ids[evt.index], owner)
         if record is None:
             raise gr.Error("That job is no longer in your history.", print_exception=False)
-        children = [c.id for c in self.studio.children(record.id, owner)] if hasattr(self.studio, "children") else []
+        children = [c.id for c in self.studio.children(record.id, owner)]
         view = new_view([record.id, *children], selected=record.id)
         async for update in self._stream(view, owner, self._records(view["jobs"], owner)):
             yield update
@@ -470,12 +472,18 @@ class StudioHandlers:
     # --- session -----------------------------------------------------------------------------------
 
     @user_errors
-    def start_session(self, browser_id: str | None, stored_key: str | None) -> tuple:
-        """Page load: give this browser its random id (kept in its localStorage), then show its history."""
-        if not is_browser_id(browser_id):
-            browser_id = new_browser_id()
-        history = self._history_outputs(new_history_state(), self.owner(stored_key, browser_id))
-        return (browser_id, *history)
+    def start_session(self, browser_id: str | None, api_key: str | None) -> tuple:
+        """After page load (the browser id is made in the browser): resume the visitor's jobs, show history."""
+        if not is_browser_id(browser_id) and not _key(api_key):
+            return self._history_outputs_empty()
+        owner = self.owner(api_key, browser_id)
+        self.studio.remember(_key(api_key), owner)
+        return self._history_outputs(new_history_state(), owner)
+
+    @staticmethod
+    def _history_outputs_empty() -> tuple:
+        state = new_history_state()
+        return [], state, "No jobs yet: your results will appear here.", gr.update(interactive=False), gr.update(interactive=False)
 
     # --- named API endpoints (gradio_client) -------------------------------------------------------
 

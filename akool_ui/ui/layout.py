@@ -33,6 +33,14 @@ DEFAULT_RESOLUTION = "1080p"
 _STREAM = dict(concurrency_limit=STREAM_CONCURRENCY, concurrency_id="akool-stream", show_progress="hidden")
 _QUICK = dict(concurrency_limit=QUICK_CONCURRENCY, concurrency_id="quick", show_progress="hidden")
 _PRIVATE = dict(api_visibility="private")  # the page's own events: not in the API docs, not callable by clients
+# 24 random bytes as base64url (32 characters): the shape service.owners.is_browser_id accepts.
+_SESSION_JS = """(id, key) => {
+    if (typeof id !== "string" || !/^[A-Za-z0-9_-]{16,64}$/.test(id)) {
+        const bytes = crypto.getRandomValues(new Uint8Array(24));
+        id = btoa(String.fromCharCode(...bytes)).replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, "");
+    }
+    return [id, key || ""];
+}"""
 
 
 def _banner(studio: "Studio") -> tuple[str, list[str]]:
@@ -168,9 +176,11 @@ def build_ui(studio: "Studio", *, browser_secret: str) -> gr.Blocks:
         history_outputs = [history, history_state, history_pager, history_newer, history_older]
         refresh_history = dict(fn=h.history_refresh, inputs=[history_search, *who], outputs=history_outputs, **_QUICK, **_PRIVATE)
 
-        demo.load(h.start_session, [browser_store, key_store], [browser_store, *history_outputs], **_QUICK, **_PRIVATE)
-        # The key goes from localStorage to its box and back in the browser alone (js-only events).
-        demo.load(None, key_store, api_key, js="(k) => k || ''", **_PRIVATE)
+        # Page load, in the browser alone (no round trip, so it is done before anyone can click): give this
+        # browser its random id if it has none, and put a remembered key back in its box. Then the history.
+        demo.load(None, [browser_store, key_store], [browser_store, api_key], js=_SESSION_JS, **_PRIVATE).then(
+            h.start_session, [browser_store, api_key], history_outputs, **_QUICK, **_PRIVATE
+        )
         api_key.change(None, api_key, key_store, js="(k) => k", queue=False, **_PRIVATE)
         api_key.submit(**refresh_history)
         api_key.blur(**refresh_history)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+import anyio.to_thread
 import gradio as gr
 from fastapi import Request
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -37,7 +38,9 @@ from fastapi.routing import APIRoute
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..akool.errors import AkoolError
 from ..service.owners import load_owner_key
+from ..service.studio import WEBHOOK_ROUTE
 from ..service.uploads import UPLOAD_ROUTE
 from ..settings import Settings
 from .assets import ASSETS_DIR, CSS_PATH
@@ -51,7 +54,6 @@ log = logging.getLogger(__name__)
 __all__ = ["WEBHOOK_ROUTE", "RunningApp", "PrivateFilesGuard", "browser_secret", "create_routes", "launch",
            "install_sigterm_handler"]
 
-WEBHOOK_ROUTE = "/webhooks/akool"
 HEALTH_ROUTE = "/healthz"
 # Akool's webhook body is four short fields; anything much larger is not from Akool.
 MAX_WEBHOOK_BYTES = 64 * 1024
@@ -119,9 +121,11 @@ def create_routes(studio: "Studio") -> list[APIRoute]:
             payload = json.loads(body)
         except ValueError:
             return JSONResponse({"ok": False}, status_code=400)
-        import anyio.to_thread
-
-        accepted = await anyio.to_thread.run_sync(studio.on_webhook, payload)
+        try:
+            accepted = await anyio.to_thread.run_sync(studio.on_webhook, payload)
+        except AkoolError as exc:  # WebhookError: bad signature, stale, undecryptable
+            log.warning("refused a webhook: %s", type(exc).__name__)
+            accepted = False
         # Akool retries anything but 200; a callback we cannot verify is not worth a retry.
         return JSONResponse({"ok": bool(accepted)}, status_code=200 if accepted else 400)
 
@@ -210,7 +214,7 @@ def launch(
     except BaseException:
         studio.close()
         raise
-    studio.uploads.local_url = _self_url(host or os.environ.get("GRADIO_SERVER_NAME"), demo.server_port)
+    studio.set_local_url(_self_url(host or os.environ.get("GRADIO_SERVER_NAME"), demo.server_port))
     log.info("Akool Image Studio (%s mode) at %s", studio.mode, local_url)
     return RunningApp(studio=studio, demo=demo, local_url=local_url, share_url=share_url)
 

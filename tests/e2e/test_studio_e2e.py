@@ -1,0 +1,176 @@
+"""The studio in a real Chromium against ``python app.py`` in demo mode (see conftest.py for the harness).
+
+Screenshots land in docs/screenshots/ for the README.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from PIL import Image
+
+from akool_ui.ui.assets import EXAMPLE_SOURCE
+
+pytestmark = pytest.mark.e2e
+
+PROMPT = "A lighthouse on a cliff at dawn, watercolour"
+JOB_TIMEOUT = 60.0  # seconds for a demo job (speed 25: normally 1-2 s)
+_SIZE = re.compile(r"(\d+)×(\d+)")
+
+ALL_IMAGES_LOADED = """(selector) => {
+    const imgs = [...document.querySelectorAll(selector)];
+    return imgs.length > 0 && imgs.every(img => img.complete && img.naturalWidth > 0);
+}"""
+
+
+def _thumbs(page, elem_id: str):
+    return page.locator(f"#{elem_id} .thumbnail-item")
+
+
+def _wait_images(page, elem_id: str, at_least: int) -> int:
+    """Wait until the component shows at least ``at_least`` thumbnails, all decoded; return the count."""
+    page.wait_for_function(
+        f"() => document.querySelectorAll('#{elem_id} .thumbnail-item img').length >= {at_least}",
+        timeout=JOB_TIMEOUT * 1000,
+    )
+    page.wait_for_function(ALL_IMAGES_LOADED, arg=f"#{elem_id} .thumbnail-item img", timeout=JOB_TIMEOUT * 1000)
+    return _thumbs(page, elem_id).count()
+
+
+def _watch_status(page, until, timeout: float = JOB_TIMEOUT) -> list[str]:
+    """Every distinct text of #status until ``until(text)`` holds."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = page.locator("#status").inner_text()
+        if not seen or seen[-1] != text:
+            seen.append(text)
+        if until(text):
+            return seen
+        time.sleep(0.05)
+    raise AssertionError(f"status never reached the goal; saw {seen}")
+
+
+def _toast_text(page) -> str:
+    toast = page.locator("[data-testid='toast-text']").last
+    toast.wait_for(timeout=15_000)
+    return toast.inner_text().strip()
+
+
+def _set_number(page, elem_id: str, value: int) -> None:
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def test_generate_upscale_reload_restart(app_process, page, screenshots):
+    page.goto(app_process.url)
+    page.locator("#prompt textarea").wait_for()
+    assert "offline demo" in page.locator("#mode-banner").inner_text().lower()
+    # the design's element ids are all on the page
+    for elem_id in ("prompt", "negative-prompt", "scale", "resolution", "batch", "generate", "status", "gallery",
+                    "history", "mode-banner", *[f"btn-{b}" for b in ("U1", "U2", "U3", "U4", "V1", "V2", "V3", "V4")]):
+        assert page.locator(f"#{elem_id}").count() == 1, elem_id
+    assert page.locator("#btn-U1").is_disabled()  # nothing selected yet
+
+    # --- generate a batch of two, watching the live status ---------------------------------------------
+    page.locator("#prompt textarea").fill(PROMPT)
+    _set_number(page, "batch", 2)
+    page.locator("#generate").click()
+    seen = _watch_status(page, lambda t: t.count("done") >= 2)
+    lines = [t for t in seen if "Image 1" in t and "Image 2" in t]
+    assert lines, seen  # one line per image
+    assert any(word in t for t in lines for word in ("queued", "processing", "saving")), seen
+    assert re.search(r"Image 1: done · \d+ s", seen[-1]) and re.search(r"Image 2: done · \d+ s", seen[-1])
+    count = _wait_images(page, "gallery", 2)
+    assert count >= 2
+    captions = page.locator("#gallery .caption-label").all_inner_texts()
+    assert any(c.startswith("Image 1") for c in captions) and any(c.startswith("Image 2") for c in captions)
+    page.screenshot(path=str(screenshots / "01-generate.png"), full_page=True)
+
+    # --- select an image of the first job, press U1 -----------------------------------------------------
+    _thumbs(page, "gallery").first.click()
+    page.wait_for_function("() => !document.querySelector('#btn-U1').disabled")
+    assert "Prompt:" in page.locator("#job-details").inner_text()
+    page.locator("#btn-U1").click()
+    _watch_status(page, lambda t: bool(re.search(r"U1 of Image 1: done", t)))
+    _wait_images(page, "gallery", count + 1)
+    upscale = [c for c in page.locator("#gallery .caption-label").all_inner_texts() if c.startswith("U1 of Image 1")]
+    assert len(upscale) == 1, upscale
+    width, height = map(int, _SIZE.search(upscale[0]).groups())
+    assert max(width, height) >= 3840, upscale  # a 4K result
+    page.wait_for_function("() => document.querySelector('#btn-U1').innerText.includes('✓')")
+    assert page.locator("#btn-U1").is_disabled()
+    assert "used" in (page.locator("#btn-U1").get_attribute("class") or "")
+    assert page.locator("#btn-U2").is_enabled()
+    page.screenshot(path=str(screenshots / "02-upscale.png"), full_page=True)
+
+    # --- reload: the history shows both jobs (and the upscale) ---------------------------------------------
+    page.reload()
+    assert _wait_images(page, "history", 3) == 3
+    history = page.locator("#history .caption-label").all_inner_texts()
+    assert sum(1 for c in history if c.startswith("A lighthouse on a cliff")) == 2, history
+    assert sum(1 for c in history if c.startswith("U1 of")) == 1, history
+    page.screenshot(path=str(screenshots / "03-history.png"), full_page=True)
+
+    # --- restart the app on the same cache dir: history and images survive --------------------------------
+    app_process.restart()
+    page.reload()
+    assert _wait_images(page, "history", 3) == 3
+    assert page.locator("#history .caption-label").all_inner_texts() == history
+    _thumbs(page, "history").nth(2).click()  # the oldest: the first generated job, with its U1 child
+    _watch_status(page, lambda t: "done" in t)
+    assert _wait_images(page, "gallery", 2) >= 2
+    page.wait_for_function("() => document.querySelector('#btn-U1').innerText.includes('✓')")
+    page.screenshot(path=str(screenshots / "04-after-restart.png"), full_page=True)
+
+
+def test_image_to_image_from_an_upload(app_process, page, screenshots):
+    page.goto(app_process.url)
+    page.locator("#prompt textarea").wait_for()
+    assert page.locator("#similar").count() == 0  # shown only once a source is given
+    page.get_by_text("Source image (image-to-image, optional)").click()
+    page.locator("#source-image input[type=file]").set_input_files(str(EXAMPLE_SOURCE))
+    page.locator("#similar").wait_for()
+    page.locator("#prompt textarea").fill("The same valley as a watercolour")
+    page.locator("#scale input").click()
+    page.get_by_role("option", name="Original").click()
+    page.locator("#generate").click()
+    _watch_status(page, lambda t: "done" in t or "failed" in t)
+    assert "done" in page.locator("#status").inner_text()
+    _wait_images(page, "gallery", 1)
+    assert "Image-to-image" in page.locator("#job-details").inner_text()
+    # "Original" keeps the source's ratio: the simulator could only know it by fetching our upload URL
+    with Image.open(EXAMPLE_SOURCE) as source:
+        ratio = source.width / source.height
+    caption = page.locator("#gallery .caption-label").first.inner_text()
+    width, height = map(int, _SIZE.search(caption).groups())
+    assert abs(width / height - ratio) < 0.02, caption
+    uploads = list((app_process.cache_dir / "uploads").iterdir())
+    assert len(uploads) == 1 and len(uploads[0].stem) == 43  # stored under a 256-bit token
+    page.screenshot(path=str(screenshots / "05-image-to-image.png"), full_page=True)
+
+
+def test_errors_are_one_sentence_and_the_form_keeps_its_values(app_process, page, screenshots):
+    page.goto(app_process.url)
+    page.locator("#prompt textarea").wait_for()
+    negative = page.locator("#negative-prompt textarea, #negative-prompt input").first
+    negative.fill("blurry, text")
+    page.locator("#generate").click()  # no prompt
+    assert _toast_text(page) == "Please write a prompt describing the image."
+    assert negative.input_value() == "blurry, text"
+    page.screenshot(path=str(screenshots / "06-error.png"))
+
+    page.get_by_text("Source image (image-to-image, optional)").click()
+    url_box = page.locator("#source-url textarea, #source-url input").first
+    url_box.fill("ftp://example.com/cat.png")
+    page.locator("#prompt textarea").fill("A cat")
+    page.locator("#generate").click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=toast-text]')].some(t => t.innerText.includes('web address'))"
+    )
+    assert page.locator("#prompt textarea").input_value() == "A cat"
+    assert url_box.input_value() == "ftp://example.com/cat.png"
+    assert page.locator("#gallery .thumbnail-item").count() == 0
