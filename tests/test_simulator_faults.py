@@ -112,13 +112,13 @@ def test_delay_processes_the_create_then_answers_late(simulator, api):
 
 def test_delay_does_not_block_other_requests(simulator, api):
     job_id = api.v4()["_id"]
-    simulator.sim.delay(1.0, kinds=["create_v3"])
+    simulator.sim.delay(0.6, kinds=["create_v3"])
     slow = threading.Thread(target=lambda: api.post("create_v3", {"prompt": "x"}, timeout=5))
     slow.start()
     time.sleep(0.1)
     start = time.monotonic()
     Api(simulator).info(job_id)
-    assert time.monotonic() - start < 0.5
+    assert time.monotonic() - start < 0.4
     slow.join()
 
 

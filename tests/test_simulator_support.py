@@ -156,6 +156,6 @@ def png_bytes(img: Image.Image) -> bytes:
 
 def mean_abs_diff(a: Image.Image, b: Image.Image, size: tuple[int, int] = (64, 64)) -> float:
     """Mean absolute per-channel difference (0..255) of two images scaled to ``size``."""
-    pa = a.convert("RGB").resize(size).tobytes()
-    pb = b.convert("RGB").resize(size).tobytes()
+    pa = a.convert("RGB").resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0).tobytes()
+    pb = b.convert("RGB").resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0).tobytes()
     return sum(abs(x - y) for x, y in zip(pa, pb)) / len(pa)
