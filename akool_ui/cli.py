@@ -89,7 +89,44 @@ def _run_simulator(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- serve -----------------------------------------------------------------------------------------
+
+
+def _configure_serve(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=None,
+                        help="interface to listen on (default: $GRADIO_SERVER_NAME, else 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None,
+                        help="port (default: $GRADIO_SERVER_PORT, else the first free one from 7860)")
+    parser.add_argument("--share", action="store_true", help="also open a temporary public gradio.live link")
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    """The web UI; settings from the environment (offline demo when no Akool credentials are set)."""
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .settings import Settings
+    from .ui.server import install_sigterm_handler, launch
+
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    install_sigterm_handler()
+    try:
+        running = launch(settings, host=args.host, port=args.port, share=args.share, quiet=True)
+    except OSError as exc:
+        print(f"error: cannot start the server: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"Akool Image Studio ({running.studio.mode} mode) running on {running.local_url}", flush=True)
+    if running.share_url:
+        print(f"Public link: {running.share_url}", flush=True)
+    running.block()
+    return 0
+
+
 COMMANDS: dict[str, Command] = {
+    "serve": Command("serve the web UI (python app.py does the same)", _configure_serve, _run_serve),
     "simulator": Command("run the local Akool simulator (offline demo backend, test server)",
                          _configure_simulator, _run_simulator),
 }
