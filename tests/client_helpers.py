@@ -1,18 +1,44 @@
-"""Helpers for the AkoolClient tests that talk to the simulator (fixture ``simulator``)."""
+"""Helpers for the AkoolClient tests that talk to the simulator.
+
+The client tests count requests exactly and arm faults that any request of the right kind would use
+up, so they run against a simulator of their own (one per test module) rather than the shared one,
+where pollers left behind by other tests could add requests or swallow a fault. Import the fixtures
+``own_simulator`` and ``simulator`` from here to get it.
+"""
 
 from __future__ import annotations
 
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Iterator
+
+import pytest
 
 from akool_ui.akool import AkoolClient, Job, RetryPolicy
-from tests.conftest import API_KEY
+from akool_ui.simulator import SimulatorServer
+from tests.conftest import API_KEY, CLIENT_ID, CLIENT_SECRET, OTHER_API_KEY, OTHER_CLIENT_ID
 
 KINDS = ("token", "create_v3", "create_v4", "button", "info", "file")
 # Retries without pauses: the tests count attempts, not seconds.
 FAST_RETRY = RetryPolicy(backoff=0.0, jitter=0.0)
+
+
+@pytest.fixture(scope="module")
+def own_simulator() -> Iterator[SimulatorServer]:
+    """A private simulator like the shared one (same accounts, speed 20), for one test module."""
+    server = SimulatorServer(api_key=API_KEY, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, speed=20.0)
+    server.sim.add_account(api_key=OTHER_API_KEY, client_id=OTHER_CLIENT_ID, client_secret=OTHER_API_KEY)
+    with server:
+        yield server
+
+
+@pytest.fixture()
+def simulator(own_simulator: SimulatorServer) -> Iterator[SimulatorServer]:
+    """Overrides conftest's ``simulator``: the module's private one, faults and options reset."""
+    own_simulator.sim.reset_faults()
+    yield own_simulator
+    own_simulator.sim.reset_faults()
 
 
 def make_client(simulator: Any, **kwargs: Any) -> AkoolClient:

@@ -27,7 +27,14 @@ from akool_ui.akool import (
 )
 from akool_ui.akool.client import ENDPOINTS
 from tests.conftest import API_KEY, CLIENT_ID, CLIENT_SECRET, OTHER_API_KEY, OTHER_CLIENT_ID
-from tests.client_helpers import SimTime, counts, finish, make_client
+from tests.client_helpers import (  # noqa: F401 - own_simulator/simulator are fixtures
+    SimTime,
+    counts,
+    finish,
+    make_client,
+    own_simulator,
+    simulator,
+)
 
 SOURCE = "https://example.invalid/source.png"
 

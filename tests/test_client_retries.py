@@ -19,7 +19,12 @@ from akool_ui.akool import (
     RetryPolicy,
     V3ImageRequest,
 )
-from tests.client_helpers import counts, make_client
+from tests.client_helpers import (  # noqa: F401 - own_simulator/simulator are fixtures
+    counts,
+    make_client,
+    own_simulator,
+    simulator,
+)
 from tests.conftest import API_KEY, CLIENT_ID, CLIENT_SECRET
 
 

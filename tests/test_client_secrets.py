@@ -16,7 +16,12 @@ from akool_ui.akool import (
     TokenAuth,
     V3ImageRequest,
 )
-from tests.client_helpers import counts, make_client
+from tests.client_helpers import (  # noqa: F401 - own_simulator/simulator are fixtures
+    counts,
+    make_client,
+    own_simulator,
+    simulator,
+)
 from tests.conftest import API_KEY, CLIENT_ID, CLIENT_SECRET
 
 SECRETS = (API_KEY, CLIENT_SECRET, CLIENT_ID)

@@ -13,7 +13,13 @@ from akool_ui.akool import (
     JobTimedOut,
     V3ImageRequest,
 )
-from tests.client_helpers import ScriptedServer, SimTime, make_client
+from tests.client_helpers import (  # noqa: F401 - own_simulator/simulator are fixtures
+    ScriptedServer,
+    SimTime,
+    make_client,
+    own_simulator,
+    simulator,
+)
 
 JOB_ID = "6650a1b2c3d4e5f6a7b8c9d0"
 
