@@ -4,6 +4,7 @@ in demo mode (in-process simulator over HTTP), plus the app's own routes and its
 from __future__ import annotations
 
 import io
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,7 +13,9 @@ import pytest
 import requests
 from PIL import Image
 
+from akool_ui.service.uploads import NoPublicUrl
 from akool_ui.settings import Settings
+from tests.conftest import API_KEY, OTHER_API_KEY
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client  # noqa: E402
@@ -177,3 +180,69 @@ def _open_bytes(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data))
     image.load()
     return image
+
+
+# --- Akool mode: no server credentials, every visitor brings their own key --------------------------------
+
+
+@pytest.fixture(scope="module")
+def akool_app(simulator_session, tmp_path_factory):
+    from akool_ui.ui.server import launch
+
+    cache = tmp_path_factory.mktemp("ui-akool-cache")
+    settings = Settings.from_env(
+        {"AKOOL_CACHE_DIR": str(cache), "AKOOL_BASE_URL": simulator_session.base_url, "AKOOL_POLL_INTERVAL": "0.2"}
+    )
+    running = launch(settings, host="127.0.0.1", port=None, quiet=True)
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+def test_akool_mode_without_a_key_asks_for_one(akool_app):
+    assert akool_app.studio.mode == "akool"
+    client = Client(akool_app.local_url, verbose=False)
+    with pytest.raises(AppError, match="enter your Akool API key"):
+        client.predict(prompt="A harbour at night", api_name="/generate")
+    with pytest.raises(AppError, match="did not accept the API key"):
+        client.predict(prompt="A harbour at night", api_key="WrongKey0123456789abcdef", api_name="/generate")
+
+
+def test_a_visitors_own_key_owns_its_jobs_and_is_never_kept(akool_app, caplog):
+    caplog.set_level(logging.DEBUG)
+    client = Client(akool_app.local_url, verbose=False)
+    made = client.predict(prompt="A harbour at night", api_key=API_KEY, api_name="/generate")
+    job = made["jobs"][0]
+    assert job["state"] == "succeeded" and job["images"]
+    # the key is the owner: another session with the same key sees the job, another key does not
+    seen = client.predict(job_id=job["id"], api_key=API_KEY, session="some-other-browser-0001", api_name="/job")
+    assert seen["jobs"][0]["id"] == job["id"]
+    with pytest.raises(AppError, match="no job with that id"):
+        client.predict(job_id=job["id"], api_key=OTHER_API_KEY, api_name="/job")
+    with pytest.raises(AppError, match="no job with that id"):
+        client.predict(job_id=job["id"], session=made["session"], api_name="/job")  # the session alone: no
+    # never written anywhere: not in logs, not in any file under the cache dir
+    assert API_KEY not in caplog.text
+    needle = API_KEY.encode()
+    for path in Path(akool_app.studio.store.cache_dir).rglob("*"):
+        if path.is_file():
+            assert needle not in path.read_bytes(), path
+
+
+def test_akool_mode_without_a_public_url_explains_uploads(akool_app, tmp_path):
+    from akool_ui.ui.handlers import StudioHandlers
+    from akool_ui.ui.layout import _banner
+
+    text, _ = _banner(akool_app.studio)
+    assert "connected to akool" in text.lower() and "AKOOL_PUBLIC_URL" in text
+    source = tmp_path / "source.png"
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(source)
+    handlers = StudioHandlers(akool_app.studio)
+    with pytest.raises(NoPublicUrl) as exc:
+        handlers._build_request("A cat", "", str(source), "", "1:1", "1080p", 1, 0.5)
+    assert "AKOOL_PUBLIC_URL" in exc.value.user_message
+    assert not any((Path(akool_app.studio.store.cache_dir) / "uploads").iterdir())  # nothing stored
+    # a public image URL still works as the source
+    request = handlers._build_request("A cat", "", None, " https://example.com/cat.png ", "1:1", "1080p", 1, 0.5)
+    assert request.source_image_url == "https://example.com/cat.png"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -79,6 +80,14 @@ class ButtonView:
         return f"{self.name} ✓" if self.used else self.name
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+
+
+def md_text(text: object) -> str:
+    """User text made inert in Markdown: HTML escaped and Markdown punctuation backslashed."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
+
+
 def _short(text: str, limit: int = _PROMPT_IN_LABEL) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
@@ -127,9 +136,9 @@ def status_lines(records: Sequence[JobRecord], *, now: float | None = None) -> l
 
 
 def status_markdown(records: Sequence[JobRecord], *, now: float | None = None, note: str | None = None) -> str:
-    lines = [html.escape(line, quote=False) for line in status_lines(records, now=now)]
+    lines = [md_text(line) for line in status_lines(records, now=now)]
     if note:
-        lines.append(html.escape(note, quote=False))
+        lines.append(md_text(note))
     return "  \n".join(lines) if lines else "Ready. Write a prompt and press **Generate**."
 
 
@@ -179,7 +188,7 @@ def job_details(record: JobRecord | None, *, parent: JobRecord | None = None) ->
     if record is None:
         return ""
     req: dict[str, Any] = record.request or {}
-    esc = lambda value: html.escape(str(value), quote=False)  # noqa: E731
+    esc = md_text
     rows = []
     if record.kind == "button":
         origin = f"“{esc(_short(parent.prompt))}”" if parent is not None and parent.prompt else f"job `{record.parent_id}`"
