@@ -319,3 +319,14 @@ def test_corrupt_and_foreign_records_are_skipped_with_a_warning(make_tracker, st
     _, latest = wait_final(tracker, [good.id])
     assert latest[good.id].state is RecordState.SUCCEEDED
     assert [r.id for r in tracker.history(OWNER).items] == [good.id]
+
+
+def test_candidates_listed_a_moment_after_done_are_downloaded_not_split(make_tracker, store, client, simulator):
+    simulator.sim.set_options(upscaled_lag=0.15)  # "done" with only the grid, candidates 0.15 s later
+    tracker = make_tracker()
+    (record,) = tracker.submit(ImageRequest("lagging candidates", resolution="1080p"), client=client, owner=OWNER)
+    _, latest = wait_final(tracker, [record.id])
+    record = latest[record.id]
+    assert record.state is RecordState.SUCCEEDED
+    assert len(set(record.remote_urls)) == 4  # four candidate URLs, not one grid URL four times
+    assert all(image_of(store, e.original).size == (1080, 1080) for e in record.images)

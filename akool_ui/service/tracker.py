@@ -71,6 +71,8 @@ DEFAULT_DOWNLOAD_WORKERS = 4
 DOWNLOAD_TRIES = 3
 DOWNLOAD_TIMEOUT = (5.0, 60.0)
 MAX_DOWNLOAD_RETRY_PAUSE = 60.0
+# A grid reported done without candidate URLs: poll this many more times for them before splitting.
+CANDIDATE_GRACE_POLLS = 3
 # Another process holds the job's download lock: look again after this long.
 LOCKED_RETRY_PAUSE = 2.0
 # A CDN answering these no longer has the file (Akool deletes results after 7 days).
@@ -201,6 +203,8 @@ class _Tracked:
     busy: bool = False
     polled: bool = False
     """Polled at least once since tracking began (result URLs may change across restarts)."""
+    candidates_due: float | None = None
+    """Until when to wait for candidate URLs after a grid-only "done"."""
     poke: bool = False
     """Asked to run again at once while busy (e.g. by a webhook)."""
     download_pause: float = 0.0
@@ -562,6 +566,13 @@ class JobTracker:
                 return _DOWNLOAD
             return self._poll_failed(tracked, record, exc)
         tracked.polled = True
+        if job.status is JobStatus.SUCCEEDED and _awaits_candidates(job):
+            # Akool may report "done" a moment before it lists the four candidates: wait a few polls
+            # for them, then fall back to splitting the grid ourselves.
+            if tracked.candidates_due is None:
+                tracked.candidates_due = self._clock() + CANDIDATE_GRACE_POLLS * self.poll_interval
+            if self._clock() < tracked.candidates_due:
+                job = replace(job, status=JobStatus.PROCESSING)
         job = _normalise_result_shape(job)
         if job.status is JobStatus.SUCCEEDED and not job.result_urls:
             job = replace(job, status=JobStatus.PROCESSING)  # done but no URL yet: Akool fills it shortly
@@ -777,6 +788,15 @@ def _fetch(session: requests.Session, url: str) -> bytes:
     raise _FetchFailed(last)
 
 
+def _awaits_candidates(job: Job) -> bool:
+    """A grid with U buttons but no candidate URLs (yet)."""
+    return not job.candidate_urls and bool(job.image_url) and _offers_upscale(job)
+
+
+def _offers_upscale(job: Job) -> bool:
+    return any(b in UPSCALE_BUTTONS for b in job.buttons + job.used_buttons)
+
+
 def _normalise_result_shape(job: Job) -> Job:
     """Make every result shape a list of URLs, one per image the person will see.
 
@@ -786,6 +806,6 @@ def _normalise_result_shape(job: Job) -> Job:
     """
     if job.status is not JobStatus.SUCCEEDED or job.candidate_urls or not job.image_url:
         return job
-    if any(b in UPSCALE_BUTTONS for b in job.buttons + job.used_buttons):  # U buttons: it is a grid
+    if _offers_upscale(job):  # U buttons: it is a grid of four
         return replace(job, candidate_urls=(job.image_url,) * 4)
     return job
