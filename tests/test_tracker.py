@@ -262,11 +262,18 @@ def test_persistent_download_failure_keeps_the_remote_url_and_retries_later(make
     assert all(e.is_stored for e in latest[record.id].images)
 
 
-def test_expired_urls_give_a_clear_expired_state(make_tracker, client, simulator):
-    tracker = make_tracker()
-    (record,) = tracker.submit(ImageRequest("too late", resolution="1080p"), client=client, owner=OWNER)
-    simulator.sim.advance(8 * 24 * 3600)  # done long ago, and Akool's copies are gone
-    _, latest = wait_final(tracker, [record.id])
+def test_expired_urls_give_a_clear_expired_state(store):
+    from akool_ui.simulator import SimulatorServer
+
+    with SimulatorServer(api_key=API_KEY, speed=20.0) as private:  # moving its clock must not touch others
+        client = AkoolClient(private.base_url, api_key=API_KEY, retry=FAST)
+        tracker = JobTracker(store, poll_interval=0.1, max_poll_interval=0.5)
+        try:
+            (record,) = tracker.submit(ImageRequest("too late", resolution="1080p"), client=client, owner=OWNER)
+            private.sim.advance(8 * 24 * 3600)  # done long ago, and Akool's copies are gone
+            _, latest = wait_final(tracker, [record.id])
+        finally:
+            tracker.close()
     record = latest[record.id]
     assert record.state is RecordState.FAILED
     assert all(e.state is ImageState.EXPIRED for e in record.images)
