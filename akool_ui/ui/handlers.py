@@ -357,7 +357,7 @@ class StudioHandlers:
         if original is None:
             raise gr.Error("Select a finished image first.", print_exception=False)
         gr.Info("Source image set. Describe the change you want and press Generate.")
-        return str(original), "", gr.update(visible=True)
+        return str(original), "", gr.update(visible=True), gr.update(open=True)
 
     @staticmethod
     def source_changed(source_image: str | None, source_url: str) -> dict:
@@ -387,6 +387,7 @@ class StudioHandlers:
             request.get("resolution", "1080p"),
             int(request.get("batch_quantity", 1)),
             gr.update(value=float(request.get("similar", 0.5)), visible=bool(source_url)),
+            gr.update(open=True) if source_url else gr.skip(),  # show the source that was filled in
         )
 
     @user_errors

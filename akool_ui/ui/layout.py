@@ -80,7 +80,7 @@ def build_ui(studio: "Studio", *, browser_secret: str) -> gr.Blocks:
                     placeholder="A lighthouse on a cliff at dawn, watercolour",
                 )
                 negative = gr.Textbox(label="Negative prompt", elem_id="negative-prompt", placeholder="blurry, text")
-                with gr.Accordion("Source image (image-to-image, optional)", open=False, elem_id="source-panel"):
+                with gr.Accordion("Source image (image-to-image, optional)", open=False, elem_id="source-panel") as source_panel:
                     source_image = gr.Image(
                         label="Upload", type="filepath", sources=["upload", "clipboard"], height=220,
                         elem_id="source-image",
@@ -209,8 +209,10 @@ def build_ui(studio: "Studio", *, browser_secret: str) -> gr.Blocks:
             **refresh_history
         )
         gallery.select(h.select, [view, *who], result_outputs, **_QUICK, **_PRIVATE)
-        use_source.click(h.use_as_source, [view, *who], [source_image, source_url, similar], **_QUICK, **_PRIVATE)
-        reuse.click(h.reuse_settings, [view, *who], form, **_QUICK, **_PRIVATE)
+        use_source.click(
+            h.use_as_source, [view, *who], [source_image, source_url, similar, source_panel], **_QUICK, **_PRIVATE
+        )
+        reuse.click(h.reuse_settings, [view, *who], [*form, source_panel], **_QUICK, **_PRIVATE)
         delete.click(h.delete, [view, *who], result_outputs, **_QUICK, **_PRIVATE).then(**refresh_history)
 
         history_search.submit(**refresh_history)

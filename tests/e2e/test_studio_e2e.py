@@ -5,8 +5,10 @@ Screenshots land in docs/screenshots/ for the README.
 
 from __future__ import annotations
 
+import io
 import re
 import time
+import zipfile
 
 import pytest
 from PIL import Image
@@ -90,10 +92,24 @@ def test_generate_upscale_reload_restart(app_process, page, screenshots):
     assert any(c.startswith("Image 1") for c in captions) and any(c.startswith("Image 2") for c in captions)
     page.screenshot(path=str(screenshots / "01-generate.png"), full_page=True)
 
+    # --- originals download: all as a zip (every image of both jobs), or the selected one --------------------
+    page.wait_for_function("() => !document.querySelector('#download-all').disabled")
+    with page.expect_download() as download:
+        page.locator("#download-all").click()
+    with zipfile.ZipFile(download.value.path()) as archive:
+        names = archive.namelist()
+        assert len(names) == count, names
+        with Image.open(io.BytesIO(archive.read(names[0]))) as first:
+            assert min(first.size) >= 1080  # originals, not the web previews
+
     # --- select an image of the first job, press U1 -----------------------------------------------------
     _thumbs(page, "gallery").first.click()
     page.wait_for_function("() => !document.querySelector('#btn-U1').disabled")
     assert "Prompt:" in page.locator("#job-details").inner_text()
+    with page.expect_download() as download:
+        page.locator("#download-original").click()
+    with Image.open(download.value.path()) as original:
+        assert original.size == tuple(map(int, _SIZE.search(captions[0]).groups()))
     page.locator("#btn-U1").click()
     _watch_status(page, lambda t: bool(re.search(r"U1 of Image 1: done", t)))
     _wait_images(page, "gallery", count + 1)
@@ -161,6 +177,9 @@ def test_errors_are_one_sentence_and_the_form_keeps_its_values(app_process, page
     page.locator("#generate").click()  # no prompt
     assert _toast_text(page) == "Please write a prompt describing the image."
     assert negative.input_value() == "blurry, text"
+    page.wait_for_function(  # the toast slides in; photograph it when it has arrived
+        "() => getComputedStyle(document.querySelector('[data-testid=toast-body]')).opacity === '1'"
+    )
     page.screenshot(path=str(screenshots / "06-error.png"))
 
     page.get_by_text("Source image (image-to-image, optional)").click()
@@ -174,3 +193,41 @@ def test_errors_are_one_sentence_and_the_form_keeps_its_values(app_process, page
     assert page.locator("#prompt textarea").input_value() == "A cat"
     assert url_box.input_value() == "ftp://example.com/cat.png"
     assert page.locator("#gallery .thumbnail-item").count() == 0
+
+
+def test_history_search_reopen_reuse_use_as_source_and_delete(app_process, page):
+    page.goto(app_process.url)
+    page.locator("#prompt textarea").wait_for()
+    for prompt in ("A red bicycle in Amsterdam", "A blue whale under ice"):
+        page.locator("#prompt textarea").fill(prompt)
+        page.locator("#generate").click()
+        _watch_status(page, lambda t: "done" in t)
+    assert _wait_images(page, "history", 2) == 2
+
+    # search by prompt (case-insensitive), then reopen the match
+    page.locator("#history-search textarea, #history-search input").first.fill("WHALE")
+    page.locator("#history-search textarea, #history-search input").first.press("Enter")
+    page.wait_for_function("() => document.querySelectorAll('#history .thumbnail-item').length === 1")
+    assert page.locator("#history .caption-label").inner_text().startswith("A blue whale")
+    page.locator("#prompt textarea").fill("something else")
+    _thumbs(page, "history").first.click()
+    page.wait_for_function("() => document.querySelector('#job-details').innerText.includes('A blue whale')")
+
+    # reuse settings fills the form from the job
+    page.locator("#reuse-settings").click()
+    page.wait_for_function("() => document.querySelector('#prompt textarea').value === 'A blue whale under ice'")
+
+    # use as source: the selected result becomes the image-to-image source
+    _thumbs(page, "gallery").first.click()
+    page.locator("#use-as-source").click()
+    page.wait_for_function(ALL_IMAGES_LOADED, arg="#source-image img")
+    assert page.locator("#similar").count() == 1
+
+    # delete removes it from history and disk
+    job_dir_count = len(list((app_process.cache_dir / "images").glob("*/*")))
+    page.locator("#delete-job").click()
+    page.locator("#history-search textarea, #history-search input").first.fill("")
+    page.locator("#history-search textarea, #history-search input").first.press("Enter")
+    page.wait_for_function("() => document.querySelectorAll('#history .thumbnail-item').length === 1")
+    assert page.locator("#history .caption-label").inner_text().startswith("A red bicycle")
+    assert len(list((app_process.cache_dir / "images").glob("*/*"))) == job_dir_count - 1
