@@ -246,3 +246,27 @@ def test_akool_mode_without_a_public_url_explains_uploads(akool_app, tmp_path):
     # a public image URL still works as the source
     request = handlers._build_request("A cat", "", None, " https://example.com/cat.png ", "1:1", "1080p", 1, 0.5)
     assert request.source_image_url == "https://example.com/cat.png"
+
+
+def test_history_pages_newest_first_and_searches_prompts(client, running_app):
+    from akool_ui.ui.handlers import HISTORY_PAGE_SIZE, StudioHandlers
+
+    session = "paging-browser-0123456789"
+    total = HISTORY_PAGE_SIZE + 1
+    for i in range(total):
+        client.predict(prompt=f"Paging test {i:02d}", session=session, wait=False, api_name="/generate")
+    h = StudioHandlers(running_app.studio)
+    tiles, state, label, newer, older = h.history_refresh("", "", session)
+    assert len(tiles) == HISTORY_PAGE_SIZE and label == "Page 1"
+    assert tiles[0][1].startswith(f"Paging test {total - 1:02d}")  # newest first
+    assert newer["interactive"] is False and older["interactive"] is True
+    tiles2, state2, label2, newer2, older2 = h.history_older(state, "", session)
+    assert [t[1][:15] for t in tiles2] == ["Paging test 00 "] and label2 == "Page 2"
+    assert newer2["interactive"] is True and older2["interactive"] is False
+    assert h.history_newer(state2, "", session)[0] == tiles
+    found, *_ = h.history_refresh("test 07", "", session)
+    assert [t[1][:14] for t in found] == ["Paging test 07"]
+    nothing = h.history_refresh("no such prompt", "", session)
+    assert nothing[0] == [] and nothing[2] == "No jobs match that search."
+    # another browser sees none of it
+    assert h.history_refresh("", "", "someone-else-0123456789")[0] == []

@@ -117,6 +117,11 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+async def _in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a blocking call (HTTP to Akool, SQLite, files) off the event loop that serves every page."""
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+
 def _key(api_key: str | None) -> str | None:
     text = (api_key or "").strip()
     return text or None
@@ -243,8 +248,11 @@ class StudioHandlers:
         )
 
     async def _stream(self, view: dict[str, Any], owner: str, records: list[JobRecord]) -> AsyncIterator[tuple]:
-        """Render ``view`` now, then on every tracker event (and once a second) until its jobs are final."""
-        yield self._render(view, records)
+        """Render ``view`` now, then on every tracker event (and once a second) until its jobs are final.
+
+        Waiting is ``await subscription.aget``: no thread sleeps per watcher. Renders that read the store
+        or write a zip run in a worker thread; the per-second status tick is pure and runs inline."""
+        yield await _in_thread(self._render, view, records)
         watching = [r.id for r in records if r.is_in_flight]
         if not watching:
             return
@@ -260,14 +268,14 @@ class StudioHandlers:
                 now_signature = self._signature(current)
                 if now_signature != signature:
                     signature = now_signature
-                    yield self._render(view, current)
+                    yield await _in_thread(self._render, view, current)
                 else:
                     yield self._status_only(view, current)
         finally:
             subscription.close()
         # The subscription is done: re-read so buttons/used_buttons written after the last event show.
-        final = self._records([r.id for r in records], owner) or [by_id[r.id] for r in records]
-        yield self._render(view, final)
+        final = await _in_thread(self._records, [r.id for r in records], owner)
+        yield await _in_thread(self._render, view, final or [by_id[r.id] for r in records])
 
     # --- form --------------------------------------------------------------------------------------
 
@@ -296,12 +304,10 @@ class StudioHandlers:
         resolution: str, batch: float, similar: float, api_key: str, browser_id: str,
     ) -> AsyncIterator[tuple]:
         owner = self.owner(api_key, browser_id)
-        request = await anyio.to_thread.run_sync(
+        request = await _in_thread(
             self._build_request, prompt, negative, source_image, source_url, scale, resolution, batch, similar
         )
-        records = await anyio.to_thread.run_sync(
-            functools.partial(self.studio.submit, request, api_key=_key(api_key), owner=owner)
-        )
+        records = await _in_thread(self.studio.submit, request, api_key=_key(api_key), owner=owner)
         view = new_view([r.id for r in records])
         async for update in self._stream(view, owner, list(records)):
             yield update
@@ -315,11 +321,9 @@ class StudioHandlers:
             job_id = (view or {}).get("selected")
             if not job_id:
                 raise gr.Error("Select an image first, then press a button.", print_exception=False)
-            child = await anyio.to_thread.run_sync(
-                functools.partial(self.studio.press, job_id, button, api_key=_key(api_key), owner=owner)
-            )
+            child = await _in_thread(self.studio.press, job_id, button, api_key=_key(api_key), owner=owner)
             view = {**view, "jobs": views.unique([*view["jobs"], child.id])}
-            records = self._records(view["jobs"], owner)
+            records = await _in_thread(self._records, view["jobs"], owner)
             async for update in self._stream(view, owner, records):
                 yield update
 
@@ -332,10 +336,9 @@ class StudioHandlers:
         job_id = (view or {}).get("selected")
         if not job_id:
             raise gr.Error("Select a job first.", print_exception=False)
-        await anyio.to_thread.run_sync(
-            functools.partial(self.studio.check_again, job_id, api_key=_key(api_key), owner=owner)
-        )
-        async for update in self._stream(view, owner, self._records(view["jobs"], owner)):
+        await _in_thread(self.studio.check_again, job_id, api_key=_key(api_key), owner=owner)
+        records = await _in_thread(self._records, view["jobs"], owner)
+        async for update in self._stream(view, owner, records):
             yield update
 
     @user_errors
@@ -462,12 +465,12 @@ class StudioHandlers:
         ids = (state or {}).get("ids") or []
         if not (isinstance(evt.index, int) and 0 <= evt.index < len(ids)):
             raise gr.Error("That job is no longer in your history.", print_exception=False)
-        record = self.studio.get(ids[evt.index], owner)
+        record = await _in_thread(self.studio.get, ids[evt.index], owner)
         if record is None:
             raise gr.Error("That job is no longer in your history.", print_exception=False)
-        children = [c.id for c in self.studio.children(record.id, owner)]
+        children = [c.id for c in await _in_thread(self.studio.children, record.id, owner)]
         view = new_view([record.id, *children], selected=record.id)
-        async for update in self._stream(view, owner, self._records(view["jobs"], owner)):
+        async for update in self._stream(view, owner, await _in_thread(self._records, view["jobs"], owner)):
             yield update
 
     # --- session -----------------------------------------------------------------------------------
@@ -515,7 +518,7 @@ class StudioHandlers:
         return data
 
     async def _api_wait(self, job_ids: list[str], owner: str) -> list[JobRecord]:
-        records = self._records(job_ids, owner)
+        records = await _in_thread(self._records, job_ids, owner)
         watching = [r.id for r in records if r.is_in_flight]
         if watching:
             subscription = self.studio.subscribe(watching)
@@ -525,7 +528,7 @@ class StudioHandlers:
                     await subscription.aget(timeout=TICK_SECONDS)
             finally:
                 subscription.close()
-        return self._records(job_ids, owner)
+        return await _in_thread(self._records, job_ids, owner)
 
     def api_functions(self) -> dict[str, Callable[..., Any]]:
         """The typed functions behind ``/generate``, ``/press_button`` and ``/job`` (see layout.py)."""
@@ -552,12 +555,10 @@ class StudioHandlers:
                 prompt=prompt, negative_prompt=negative_prompt or "", scale=scale, resolution=resolution,
                 batch_quantity=int(batch), source_image_url=(source_url or "").strip() or None, similar=float(similar),
             )
-            records = await anyio.to_thread.run_sync(
-                functools.partial(self.studio.submit, request, api_key=_key(api_key), owner=owner)
-            )
+            records = await _in_thread(self.studio.submit, request, api_key=_key(api_key), owner=owner)
             ids = [r.id for r in records]
             records = await self._api_wait(ids, owner) if wait else list(records)
-            return {"session": session, "jobs": [self._api_job(r) for r in records]}
+            return {"session": session, "jobs": await _in_thread(lambda: [self._api_job(r) for r in records])}
 
         @user_errors
         async def press_button(
@@ -566,17 +567,15 @@ class StudioHandlers:
             """Press U1-U4 (4K upscale) or V1-V4 (variation) on a finished job of yours; returns the new job."""
             session = self._api_session(session)
             owner = self.owner(api_key, session)
-            child = await anyio.to_thread.run_sync(
-                functools.partial(self.studio.press, job_id, button, api_key=_key(api_key), owner=owner)
-            )
+            child = await _in_thread(self.studio.press, job_id, button, api_key=_key(api_key), owner=owner)
             records = await self._api_wait([child.id], owner) if wait else [child]
-            return {"session": session, "jobs": [self._api_job(r) for r in records]}
+            return {"session": session, "jobs": await _in_thread(lambda: [self._api_job(r) for r in records])}
 
         @user_errors
         async def job(job_id: str, api_key: str = "", session: str = "") -> dict:
             """One of your jobs as it is now: state, buttons, lineage and its images (preview and original)."""
             session = self._api_session(session)
-            record = self.studio.get(job_id, self.owner(api_key, session))
+            record = await _in_thread(self.studio.get, job_id, self.owner(api_key, session))
             if record is None:
                 raise gr.Error("There is no job with that id in this session's history.", print_exception=False)
             return {"session": session, "jobs": [self._api_job(record)]}

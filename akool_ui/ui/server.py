@@ -39,6 +39,7 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..akool.errors import AkoolError
+from ..service.images import MAX_UPLOAD_BYTES
 from ..service.owners import load_owner_key
 from ..service.studio import WEBHOOK_ROUTE
 from ..service.uploads import UPLOAD_ROUTE
@@ -206,6 +207,7 @@ def launch(
             },
             # No run history: it would keep every event's inputs (the API key among them) in the browser.
             run_history=False,
+            max_file_size=MAX_UPLOAD_BYTES,  # the only uploads we take are source images
             footer_links=["api", "gradio"],
             theme=gr.themes.Soft(primary_hue="violet", secondary_hue="slate"),
             css_paths=[CSS_PATH],
