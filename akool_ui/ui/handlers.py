@@ -11,7 +11,6 @@ The API key arrives as an ordinary input from the browser (it lives in that brow
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import html
 import inspect

@@ -7,7 +7,6 @@ build when neither exists. Never wait for "networkidle": Gradio keeps a stream o
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess

@@ -1,0 +1,58 @@
+"""The app's HTTP edges that need no browser: the private-file guard and the BrowserState secret."""
+
+from __future__ import annotations
+
+import os
+
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from akool_ui.ui.server import PrivateFilesGuard, browser_secret
+
+
+def _client(root) -> TestClient:
+    async def ok(request):
+        return PlainTextResponse("served")
+
+    app = Starlette(routes=[Route("/{rest:path}", ok)])
+    return TestClient(PrivateFilesGuard(app, roots=[root]))
+
+
+def test_guard_refuses_every_spelling_of_a_cache_path(tmp_path):
+    cache = tmp_path / "cache"
+    (cache / "images").mkdir(parents=True)
+    (cache / "cache.db").write_text("db")
+    outside = tmp_path / "public"
+    outside.mkdir()
+    os.symlink(cache, outside / "link")
+    client = _client(cache)
+    blocked = [
+        f"/gradio_api/file={cache}/cache.db",
+        f"/gradio_api/file/{cache}/cache.db",
+        f"/gradio_api/file={cache}",
+        f"/gradio_api/file={str(cache).replace('/', '%2F')}%2Fcache.db",
+        f"/gradio_api/file={outside}/../cache/cache.db",
+        f"/gradio_api/file={outside}/link/cache.db",  # a symlink into the cache
+        f"/gradio_api/file={cache}/images/ab/0123/0.png",  # need not exist to be refused
+    ]
+    for path in blocked:
+        assert client.get(path).status_code == 404, path
+    allowed = [
+        f"/gradio_api/file={outside}/x.png",
+        "/gradio_api/file=/tmp/gradio/abc/0.preview.webp",
+        f"/gradio_api/file=https://example.com{cache}/cache.db",
+        "/",
+        f"/uploads/{'A' * 43}.png",
+    ]
+    for path in allowed:
+        assert client.get(path).text == "served", path
+
+
+def test_browser_secret_is_stable_per_cache_and_differs_between_caches(tmp_path):
+    first = browser_secret(tmp_path / "a")
+    assert first == browser_secret(tmp_path / "a") and len(first) == 32
+    assert browser_secret(tmp_path / "b") != first
+    key = (tmp_path / "a" / "owner.key").read_bytes()
+    assert first.encode() not in key and key.hex() not in first
