@@ -222,6 +222,7 @@ def launch(
 
 
 def _interrupt(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one is enough: a second must not interrupt the shutdown
     raise KeyboardInterrupt
 
 
