@@ -263,7 +263,8 @@ def test_history_pages_newest_first_and_searches_prompts(client, running_app):
     tiles2, state2, label2, newer2, older2 = h.history_older(state, "", session)
     assert [t[1][:15] for t in tiles2] == ["Paging test 00 "] and label2 == "Page 2"
     assert newer2["interactive"] is True and older2["interactive"] is False
-    assert h.history_newer(state2, "", session)[0] == tiles
+    prompts = lambda page: [caption.split(" · ")[0] for _, caption in page]  # noqa: E731 - states change
+    assert prompts(h.history_newer(state2, "", session)[0]) == prompts(tiles)
     found, *_ = h.history_refresh("test 07", "", session)
     assert [t[1][:14] for t in found] == ["Paging test 07"]
     nothing = h.history_refresh("no such prompt", "", session)

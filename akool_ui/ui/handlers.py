@@ -359,12 +359,12 @@ class StudioHandlers:
         if original is None:
             raise gr.Error("Select a finished image first.", print_exception=False)
         gr.Info("Source image set. Describe the change you want and press Generate.")
-        return str(original), "", gr.update(visible=True), gr.update(open=True)
+        return str(original), "", gr.update(visible=True)
 
     @staticmethod
     def source_changed(source_image: str | None, source_url: str) -> dict:
         """``similar`` only means something for image-to-image."""
-        return gr.update(visible=bool(source_image or (source_url or "").strip()))
+        return gr.update(visible=True if source_image or (source_url or "").strip() else "hidden")
 
     @user_errors
     def reuse_settings(self, view: dict[str, Any], api_key: str, browser_id: str) -> tuple:
@@ -388,8 +388,7 @@ class StudioHandlers:
             request.get("scale", "1:1"),
             request.get("resolution", "1080p"),
             int(request.get("batch_quantity", 1)),
-            gr.update(value=float(request.get("similar", 0.5)), visible=bool(source_url)),
-            gr.update(open=True) if source_url else gr.skip(),  # show the source that was filled in
+            gr.update(value=float(request.get("similar", 0.5)), visible=True if source_url else "hidden"),
         )
 
     @user_errors
@@ -440,6 +439,12 @@ class StudioHandlers:
         owner = self.owner(api_key, browser_id)
         self.studio.remember(_key(api_key), owner)  # their own key is back: resume their unfinished jobs
         return self._history_outputs(new_history_state((query or "").strip()), owner)
+
+    @user_errors
+    def forget_key(self, query: str, browser_id: str) -> tuple:
+        """Clear the key from the box and from this browser's storage; show the browser's own history."""
+        state = new_history_state((query or "").strip())
+        return ("", {"k": ""}, *self._history_outputs(state, self.owner(None, browser_id)))
 
     @user_errors
     def history_older(self, state: dict[str, Any], api_key: str, browser_id: str) -> tuple:

@@ -39,7 +39,7 @@ _SESSION_JS = """(id, key) => {
         const bytes = crypto.getRandomValues(new Uint8Array(24));
         id = btoa(String.fromCharCode(...bytes)).replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, "");
     }
-    return [id, key || ""];
+    return [id, (key && typeof key.k === "string") ? key.k : ""];
 }"""
 
 
@@ -64,7 +64,8 @@ def build_ui(studio: "Studio", *, browser_secret: str) -> gr.Blocks:
     with gr.Blocks(title=TITLE, delete_cache=(3600, 6 * 3600)) as demo:
         # Per-browser values, kept in that browser's localStorage (encrypted), never on the server.
         browser_store = gr.BrowserState(None, storage_key=BROWSER_ID_KEY, secret=browser_secret)
-        key_store = gr.BrowserState("", storage_key=API_KEY_KEY, secret=browser_secret)
+        # Stored as {"k": key}: BrowserState never writes a falsy value, so "" could not clear a saved key.
+        key_store = gr.BrowserState(None, storage_key=API_KEY_KEY, secret=browser_secret)
         view = gr.State(new_view([]))
         history_state = gr.State(new_history_state())
 
@@ -80,21 +81,23 @@ def build_ui(studio: "Studio", *, browser_secret: str) -> gr.Blocks:
                     placeholder="A lighthouse on a cliff at dawn, watercolour",
                 )
                 negative = gr.Textbox(label="Negative prompt", elem_id="negative-prompt", placeholder="blurry, text")
-                with gr.Accordion("Source image (image-to-image, optional)", open=False, elem_id="source-panel") as source_panel:
-                    source_image = gr.Image(
-                        label="Upload", type="filepath", sources=["upload", "clipboard"], height=220,
-                        elem_id="source-image",
-                    )
-                    source_url = gr.Textbox(
-                        label="…or a public image URL", elem_id="source-url", placeholder="https://…",
-                        info="Used when no image is uploaded.",
-                    )
+                # Always rendered (an Accordion would keep these ids out of the page until opened).
+                with gr.Group(elem_id="source-panel"):
+                    with gr.Row(equal_height=True):
+                        source_image = gr.Image(
+                            label="Source image (optional: image-to-image)", type="filepath",
+                            sources=["upload", "clipboard"], height=170, elem_id="source-image", min_width=160,
+                        )
+                        source_url = gr.Textbox(
+                            label="…or a public image URL", elem_id="source-url", placeholder="https://…",
+                            info="Used when no image is uploaded.", min_width=160,
+                        )
                 with gr.Row():
                     scale = gr.Dropdown(list(SCALES), value="1:1", label="Aspect ratio", elem_id="scale")
                     resolution = gr.Radio(list(RESOLUTIONS), value=DEFAULT_RESOLUTION, label="Resolution", elem_id="resolution")
                 batch = gr.Slider(1, 4, value=1, step=1, label="Images (each is a separate job)", elem_id="batch")
-                similar = gr.Slider(
-                    0, 1, value=0.5, step=0.05, label="Similar to the source", visible=False, elem_id="similar",
+                similar = gr.Slider(  # "hidden": in the page (stable id) but not shown until there is a source
+                    0, 1, value=0.5, step=0.05, label="Similar to the source", visible="hidden", elem_id="similar",
                     info="0 = more creative, 1 = closer to the source",
                 )
                 generate = gr.Button("Generate", variant="primary", elem_id="generate")
@@ -106,12 +109,14 @@ def build_ui(studio: "Studio", *, browser_secret: str) -> gr.Blocks:
                     inputs=[prompt, source_image],
                     label="Try",
                 )
-                with gr.Accordion("Your Akool API key (optional)", open=False, elem_id="api-key-panel"):
-                    api_key = gr.Textbox(
-                        label="API key", type="password", elem_id="api-key", placeholder="Paste your key",
-                        info="Kept only in this browser. Leave empty to use the app's own setup.",
-                    )
-                    forget_key = gr.Button("Forget key", size="sm", elem_id="forget-key")
+                with gr.Group(elem_id="api-key-panel"):
+                    with gr.Row(equal_height=True):
+                        api_key = gr.Textbox(
+                            label="Your Akool API key (optional)", type="password", elem_id="api-key",
+                            placeholder="Paste your key", scale=4,
+                            info="Kept only in this browser. Leave empty to use this app's own setup.",
+                        )
+                        forget_key = gr.Button("Forget key", size="sm", elem_id="forget-key", scale=1, min_width=90)
 
             # --- the results ------------------------------------------------------------------------
             with gr.Column(scale=3, min_width=360):
@@ -181,11 +186,11 @@ def build_ui(studio: "Studio", *, browser_secret: str) -> gr.Blocks:
         demo.load(None, [browser_store, key_store], [browser_store, api_key], js=_SESSION_JS, **_PRIVATE).then(
             h.start_session, [browser_store, api_key], history_outputs, **_QUICK, **_PRIVATE
         )
-        api_key.change(None, api_key, key_store, js="(k) => k", queue=False, **_PRIVATE)
+        api_key.change(None, api_key, key_store, js="(k) => ({k: k || ''})", queue=False, **_PRIVATE)
         api_key.submit(**refresh_history)
         api_key.blur(**refresh_history)
-        forget_key.click(None, None, [api_key, key_store], js="() => ['', '']", queue=False, **_PRIVATE).then(
-            **refresh_history
+        forget_key.click(
+            h.forget_key, [history_search, browser_store], [api_key, key_store, *history_outputs], **_QUICK, **_PRIVATE
         )
 
         for source in (source_image, source_url):
@@ -209,10 +214,8 @@ def build_ui(studio: "Studio", *, browser_secret: str) -> gr.Blocks:
             **refresh_history
         )
         gallery.select(h.select, [view, *who], result_outputs, **_QUICK, **_PRIVATE)
-        use_source.click(
-            h.use_as_source, [view, *who], [source_image, source_url, similar, source_panel], **_QUICK, **_PRIVATE
-        )
-        reuse.click(h.reuse_settings, [view, *who], [*form, source_panel], **_QUICK, **_PRIVATE)
+        use_source.click(h.use_as_source, [view, *who], [source_image, source_url, similar], **_QUICK, **_PRIVATE)
+        reuse.click(h.reuse_settings, [view, *who], form, **_QUICK, **_PRIVATE)
         delete.click(h.delete, [view, *who], result_outputs, **_QUICK, **_PRIVATE).then(**refresh_history)
 
         history_search.submit(**refresh_history)

@@ -72,8 +72,9 @@ def test_generate_upscale_reload_restart(app_process, page, screenshots):
     page.locator("#prompt textarea").wait_for()
     assert "offline demo" in page.locator("#mode-banner").inner_text().lower()
     # the design's element ids are all on the page
-    for elem_id in ("prompt", "negative-prompt", "scale", "resolution", "batch", "generate", "status", "gallery",
-                    "history", "mode-banner", *[f"btn-{b}" for b in ("U1", "U2", "U3", "U4", "V1", "V2", "V3", "V4")]):
+    for elem_id in ("prompt", "negative-prompt", "source-image", "source-url", "scale", "resolution", "batch",
+                    "similar", "generate", "status", "gallery", "history", "api-key", "mode-banner",
+                    *[f"btn-{b}" for b in ("U1", "U2", "U3", "U4", "V1", "V2", "V3", "V4")]):
         assert page.locator(f"#{elem_id}").count() == 1, elem_id
     assert page.locator("#btn-U1").is_disabled()  # nothing selected yet
 
@@ -146,10 +147,9 @@ def test_generate_upscale_reload_restart(app_process, page, screenshots):
 def test_image_to_image_from_an_upload(app_process, page, screenshots):
     page.goto(app_process.url)
     page.locator("#prompt textarea").wait_for()
-    assert page.locator("#similar").count() == 0  # shown only once a source is given
-    page.get_by_text("Source image (image-to-image, optional)").click()
+    assert page.locator("#similar").is_hidden()  # shown only once a source is given
     page.locator("#source-image input[type=file]").set_input_files(str(EXAMPLE_SOURCE))
-    page.locator("#similar").wait_for()
+    page.locator("#similar").wait_for(state="visible")
     page.locator("#prompt textarea").fill("The same valley as a watercolour")
     page.locator("#scale input").click()
     page.get_by_role("option", name="Original").click()
@@ -182,7 +182,6 @@ def test_errors_are_one_sentence_and_the_form_keeps_its_values(app_process, page
     )
     page.screenshot(path=str(screenshots / "06-error.png"))
 
-    page.get_by_text("Source image (image-to-image, optional)").click()
     url_box = page.locator("#source-url textarea, #source-url input").first
     url_box.fill("ftp://example.com/cat.png")
     page.locator("#prompt textarea").fill("A cat")
@@ -221,13 +220,56 @@ def test_history_search_reopen_reuse_use_as_source_and_delete(app_process, page)
     _thumbs(page, "gallery").first.click()
     page.locator("#use-as-source").click()
     page.wait_for_function(ALL_IMAGES_LOADED, arg="#source-image img")
-    assert page.locator("#similar").count() == 1
+    assert page.locator("#similar").is_visible()
 
     # delete removes it from history and disk
     job_dir_count = len(list((app_process.cache_dir / "images").glob("*/*")))
     page.locator("#delete-job").click()
+    page.wait_for_function("() => document.querySelector('#delete-job').disabled")  # nothing left selected
     page.locator("#history-search textarea, #history-search input").first.fill("")
     page.locator("#history-search textarea, #history-search input").first.press("Enter")
-    page.wait_for_function("() => document.querySelectorAll('#history .thumbnail-item').length === 1")
-    assert page.locator("#history .caption-label").inner_text().startswith("A red bicycle")
+    page.wait_for_function(
+        """() => {
+            const captions = [...document.querySelectorAll('#history .caption-label')].map(c => c.innerText);
+            return captions.length === 1 && captions[0].startsWith('A red bicycle');
+        }"""
+    )
     assert len(list((app_process.cache_dir / "images").glob("*/*"))) == job_dir_count - 1
+
+
+def test_api_key_stays_in_this_browser_and_switches_the_history(app_process, page, browser):
+    key = "MyOwnAkoolKey0123456789"
+    page.goto(app_process.url)
+    page.locator("#prompt textarea").fill("A quiet harbour")
+    page.locator("#generate").click()
+    _watch_status(page, lambda t: "done" in t)
+    assert _wait_images(page, "history", 1) == 1
+
+    key_box = page.locator("#api-key input")
+    assert key_box.get_attribute("type") == "password"
+    key_box.fill(key)
+    key_box.press("Enter")  # another owner: this key has no jobs here
+    page.wait_for_function("() => document.querySelectorAll('#history .thumbnail-item').length === 0")
+    page.reload()
+    page.wait_for_function(f"() => document.querySelector('#api-key input')?.value === {key!r}")
+    page.wait_for_function("() => (document.querySelector('#history-pager')?.innerText || '').includes('No jobs yet')")
+    # the key is in this browser's localStorage only, and encrypted there
+    stored = page.evaluate("() => JSON.stringify(Object.entries(window.localStorage))")
+    assert "akool-studio-api-key" in stored and key not in stored
+    # another browser (a new context) neither sees the key nor this browser's jobs
+    other = browser.new_context().new_page()
+    other.goto(app_process.url)
+    other.locator("#prompt textarea").wait_for()
+    other.wait_for_function("() => (document.querySelector('#history-pager')?.innerText || '').includes('No jobs yet')")
+    assert other.locator("#api-key input").input_value() == ""
+    other.context.close()
+
+    page.locator("#forget-key").click()
+    page.wait_for_function("() => document.querySelector('#api-key input')?.value === ''")
+    assert _wait_images(page, "history", 1) == 1  # back to this browser's own demo history
+    page.reload()
+    page.locator("#prompt textarea").wait_for()
+    assert _wait_images(page, "history", 1) == 1
+    assert page.locator("#api-key input").input_value() == ""
+    log = app_process.log_path.read_text(errors="replace")
+    assert key not in log
