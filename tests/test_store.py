@@ -168,9 +168,9 @@ def test_state_history_appends_only_on_change_and_tracks_completion():
 
 
 def test_lineage_label_and_button_helpers():
-    child = JobRecord.create(jid(4), ALICE, kind="button", parent_id="6650A1B2" + "0" * 16, button="U2")
-    assert child.parent_id == "6650a1b2" + "0" * 16
-    assert child.lineage_label == "U2 of 6650a1b2…"
+    child = JobRecord.create(jid(4), ALICE, kind="button", parent_id="6650A1B2" + "0" * 8 + "A7B8C9D0", button="U2")
+    assert child.parent_id == "6650a1b2" + "0" * 8 + "a7b8c9d0"
+    assert child.lineage_label == "U2 of …a7b8c9d0"
     assert JobRecord.create(jid(5), ALICE).lineage_label == ""
     child.buttons, child.used_buttons = ["U1", "U2"], ["U2"]
     assert child.can_press("U1") and not child.can_press("U2") and not child.can_press("V1")

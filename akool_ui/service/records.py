@@ -455,10 +455,13 @@ class JobRecord:
 
     @property
     def lineage_label(self) -> str:
-        """``"U2 of 6650a1b2…"`` for a button job, ``""`` otherwise."""
+        """``"U2 of …a7b8c9d0"`` for a button job, ``""`` otherwise.
+
+        The tail of the id: an ObjectId starts with its creation second, so jobs made together share
+        their first characters and differ at the end."""
         if self.kind != "button" or not self.parent_id:
             return ""
-        return f"{self.button or '?'} of {self.parent_id[:8]}…"
+        return f"{self.button or '?'} of …{self.parent_id[-8:]}"
 
     def elapsed(self, now: float | None = None) -> float:
         """Seconds from creation to the final state (or to ``now`` while in flight)."""

@@ -166,7 +166,7 @@ class Studio:
         if self._server_client is None:
             raise AuthError(
                 "no credentials for this request",
-                user_message="Please enter your Akool API key (in Settings) to generate images.",
+                user_message="Please enter your Akool API key in the 'Your Akool API key' box to generate images.",
             )
         return self._server_client
 
