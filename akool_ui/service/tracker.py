@@ -169,7 +169,7 @@ class Subscription:
             event = self.get(timeout=1.0)
             if event is not None:
                 yield event
-            elif self.done:
+            if self.done and not self._events:
                 return
 
     def close(self) -> None:
