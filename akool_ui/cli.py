@@ -145,12 +145,6 @@ exit codes:
 credentials: AKOOL_API_KEY, or AKOOL_CLIENT_ID and AKOOL_CLIENT_SECRET (never on the command line);
 Akool's address: AKOOL_BASE_URL (default https://openapi.akool.com) or --base-url."""
 
-# Result downloads: plain GETs (CDN URLs take no credentials), a few tries, then one sentence.
-DOWNLOAD_TIMEOUT = (5.0, 60.0)
-DOWNLOAD_TRIES = 3
-EXPIRED_STATUSES = (403, 404, 410)
-
-
 class _Stop(Exception):
     """Ends a command: ``message`` (one sentence) goes to stderr, ``code`` is the exit code."""
 
@@ -302,32 +296,15 @@ def _wait(client: "AkoolClient", jobs: list["Job"], *, interval: float, timeout:
 
 
 def _fetch(url: str) -> bytes:
-    """GET a result file with plain ``requests.get`` (no session, no credentials: it is a CDN URL)."""
-    import requests
+    """A result file, whole (see service/downloads.py: no credentials go to the CDN); _Stop on failure."""
+    from .service.downloads import DownloadFailed, ResultExpired, fetch_result
 
-    from .service.images import MAX_ORIGINAL_BYTES
-
-    problem = "no attempt"
-    for attempt in range(DOWNLOAD_TRIES):
-        if attempt:
-            time.sleep(0.5 * 2 ** (attempt - 1))
-        try:
-            with requests.get(url, timeout=DOWNLOAD_TIMEOUT, stream=True, allow_redirects=True) as response:
-                if response.status_code in EXPIRED_STATUSES:
-                    raise _Stop(f"HTTP {response.status_code}: the link has expired, Akool keeps results for "
-                                "7 days", 1)
-                if response.status_code != 200:
-                    problem = f"HTTP {response.status_code}"
-                    continue
-                data = bytearray()
-                for chunk in response.iter_content(1 << 16):
-                    data += chunk
-                    if len(data) > MAX_ORIGINAL_BYTES:
-                        raise _Stop("the file is larger than any image Akool makes", 1)
-                return bytes(data)
-        except requests.RequestException as exc:
-            problem = type(exc).__name__
-    raise _Stop(f"{problem} after {DOWNLOAD_TRIES} tries", 1)
+    try:
+        return fetch_result(url)
+    except ResultExpired as exc:
+        raise _Stop(f"{exc}: the link has expired, Akool keeps results for 7 days", 1) from None
+    except DownloadFailed as exc:
+        raise _Stop(str(exc), 1) from None
 
 
 def _download(jobs: list["Job"], out: Path) -> tuple[dict[str, list[str]], list[str]]:

@@ -44,7 +44,7 @@ from ..akool.errors import (
 )
 from ..akool.models import UPSCALE_BUTTONS, ImageRequest, Job, JobStatus, validate_button, validate_job_id
 from ..akool.webhook import WebhookEvent
-from . import images
+from . import downloads, images
 from .records import ImageState, JobRecord, Page, RecordState
 from .store import JobStore, RecordNotFound
 
@@ -66,17 +66,13 @@ DEFAULT_DEADLINE = 600.0
 # 4K images are heavier, four at a time saturate a typical uplink without starving the polls.
 DEFAULT_POLL_WORKERS = 8
 DEFAULT_DOWNLOAD_WORKERS = 4
-# One download attempt tries a URL this many times (0.5 s, 1 s pauses) before recording a failure;
-# later attempts are scheduled with a growing pause up to MAX_DOWNLOAD_RETRY_PAUSE.
-DOWNLOAD_TRIES = 3
-DOWNLOAD_TIMEOUT = (5.0, 60.0)
+# A download attempt (downloads.fetch_result: a few quick tries) that fails is recorded and repeated
+# later, with a growing pause up to this long.
 MAX_DOWNLOAD_RETRY_PAUSE = 60.0
 # A grid reported done without candidate URLs: poll this many more times for them before splitting.
 CANDIDATE_GRACE_POLLS = 3
 # Another process holds the job's download lock: look again after this long.
 LOCKED_RETRY_PAUSE = 2.0
-# A CDN answering these no longer has the file (Akool deletes results after 7 days).
-EXPIRED_STATUSES = frozenset({403, 404, 410})
 # Errors that will not go away by asking again: the job is gone or not ours, or the key is bad.
 PERMANENT_POLL_ERRORS = (JobNotFound, PermissionDenied, AuthError)
 
@@ -246,7 +242,7 @@ class JobTracker:
         self._polls = ThreadPoolExecutor(poll_workers, thread_name_prefix="akool-poll")
         self._downloads = ThreadPoolExecutor(download_workers, thread_name_prefix="akool-download")
         self._fetches = ThreadPoolExecutor(fetch_workers, thread_name_prefix="akool-fetch")
-        self._http = download_session or _download_session(fetch_workers)
+        self._http = download_session or downloads.download_session(fetch_workers)
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="akool-tracker", daemon=True)
         self._thread.start()
@@ -671,15 +667,15 @@ class JobTracker:
                 self.store.mark_image_failed(job_id, index, "Akool gave no address for this image.")
             return
         try:
-            data = _fetch(self._http, url)
-        except _Expired:
+            data = downloads.fetch_result(url, session=self._http)
+        except downloads.ResultExpired:
             for index in indexes:
                 self.store.mark_image_failed(
                     job_id, index, "Akool no longer has this image (its copies expire after 7 days).", expired=True
                 )
             self._publish_current(job_id)
             return
-        except _FetchFailed as exc:
+        except downloads.DownloadFailed as exc:
             log.warning("download of job %s image(s) %s failed: %s", job_id, indexes, exc)
             for index in indexes:
                 self.store.mark_image_failed(job_id, index, "The image could not be downloaded; retrying.")
@@ -738,54 +734,6 @@ class JobTracker:
 
 _DOWNLOAD = object()
 """Returned by a poll turn: the job's results are ready to download (on a download worker)."""
-
-
-class _Expired(Exception):
-    pass
-
-
-class _FetchFailed(Exception):
-    pass
-
-
-def _download_session(pool: int) -> requests.Session:
-    """A plain session for result files: CDN URLs need no credentials, so none are ever sent there."""
-    session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(pool, 4), max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = "akool-image-studio (result download)"
-    return session
-
-
-def _fetch(session: requests.Session, url: str) -> bytes:
-    """GET a result file whole (bounded retries); raise _Expired for 403/404/410, _FetchFailed else."""
-    last = "no attempt"
-    for attempt in range(DOWNLOAD_TRIES):
-        if attempt:
-            time.sleep(0.5 * 2 ** (attempt - 1))
-        try:
-            with session.get(url, timeout=DOWNLOAD_TIMEOUT, stream=True) as response:
-                if response.status_code in EXPIRED_STATUSES:
-                    raise _Expired(f"HTTP {response.status_code}")
-                if response.status_code != 200:
-                    last = f"HTTP {response.status_code}"
-                    continue
-                chunks, size = [], 0
-                for chunk in response.iter_content(256 * 1024):
-                    size += len(chunk)
-                    if size > images.MAX_ORIGINAL_BYTES:
-                        raise _FetchFailed("file larger than the size cap")
-                    chunks.append(chunk)
-                data = b"".join(chunks)
-                expected = response.headers.get("Content-Length")
-                if expected is not None and expected.isdigit() and int(expected) != len(data):
-                    last = f"truncated ({len(data)} of {expected} bytes)"
-                    continue
-                return data
-        except requests.RequestException as exc:  # connection refused/dropped, timeout, short body
-            last = type(exc).__name__
-    raise _FetchFailed(last)
 
 
 def _awaits_candidates(job: Job) -> bool:
