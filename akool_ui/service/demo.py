@@ -70,6 +70,7 @@ class DemoBackend:
             state_dir=root / "simulator",
             host="127.0.0.1",
             port=0,
+            control=False,  # no /_sim fault and clock routes: anyone on this host could reach them
         ).start()
 
     @property
