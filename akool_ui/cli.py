@@ -112,6 +112,7 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
 def _run_serve(args: argparse.Namespace) -> int:
     """The web UI; settings from the environment (offline demo when no Akool credentials are set)."""
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up requests, one line each
     from .settings import Settings
     from .ui.server import install_sigterm_handler, launch
 
