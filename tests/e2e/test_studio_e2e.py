@@ -71,10 +71,12 @@ def test_generate_upscale_reload_restart(app_process, page, screenshots):
     page.goto(app_process.url)
     page.locator("#prompt textarea").wait_for()
     assert "offline demo" in page.locator("#mode-banner").inner_text().lower()
-    # the design's element ids are all on the page
+    # the design's element ids are all on the page (Gradio mounts components one by one, each once its
+    # code has loaded: the prompt being there does not mean the rest is, so wait for each before counting)
     for elem_id in ("prompt", "negative-prompt", "source-image", "source-url", "scale", "resolution", "batch",
                     "similar", "generate", "status", "gallery", "history", "api-key", "mode-banner",
                     *[f"btn-{b}" for b in ("U1", "U2", "U3", "U4", "V1", "V2", "V3", "V4")]):
+        page.locator(f"#{elem_id}").first.wait_for(state="attached")
         assert page.locator(f"#{elem_id}").count() == 1, elem_id
     assert page.locator("#btn-U1").is_disabled()  # nothing selected yet
 
