@@ -112,13 +112,15 @@ def test_delay_processes_the_create_then_answers_late(simulator, api):
 
 def test_delay_does_not_block_other_requests(simulator, api):
     job_id = api.v4()["_id"]
-    simulator.sim.delay(0.6, kinds=["create_v3"])
-    slow = threading.Thread(target=lambda: api.post("create_v3", {"prompt": "x"}, timeout=5))
+    simulator.sim.delay(5.0, kinds=["create_v3"])
+    slow = threading.Thread(target=lambda: api.post("create_v3", {"prompt": "x"}, timeout=10))
     slow.start()
-    time.sleep(0.1)
-    start = time.monotonic()
+    deadline = time.monotonic() + 10
+    while simulator.sim.stats()["create_v3"] < 1:  # wait until the slow request is being held
+        assert time.monotonic() < deadline, "the delayed request never arrived"
+        time.sleep(0.01)
     Api(simulator).info(job_id)
-    assert time.monotonic() - start < 0.4
+    assert slow.is_alive()  # answered while the delayed request was still waiting
     slow.join()
 
 

@@ -202,18 +202,15 @@ def test_webhook_completes_a_job_without_waiting_for_its_next_poll(make_tracker,
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        started = time.monotonic()
         (record,) = tracker.submit(
             ImageRequest("called back", resolution="1080p"), client=client, owner=OWNER,
             webhook_url=f"http://127.0.0.1:{server.server_address[1]}/hook",
         )
-        _, latest = wait_final(tracker, [record.id], timeout=30)
-        took = time.monotonic() - started
+        _, latest = wait_final(tracker, [record.id], timeout=30)  # polling alone: 60 s
     finally:
         server.shutdown()
     assert latest[record.id].state is RecordState.SUCCEEDED
     assert 3 in received
-    assert took < 30  # far below the 60 s poll interval
     assert simulator.sim.stats()["info_polls"][record.id] <= 3
 
 
