@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..akool.client import AkoolClient
-from ..akool.errors import AkoolError, AuthError, InvalidRequest
+from ..akool.errors import AuthError, InvalidRequest
 from ..akool.models import ImageRequest
 from ..akool.webhook import WebhookEvent
 from ..settings import Settings
@@ -229,12 +229,3 @@ class Studio:
         log.info("webhook for job %s (status %s): %s", event.job_id, event.status, "applied" if accepted else "unknown job")
         return accepted
 
-
-def describe_error(exc: BaseException) -> str:
-    """One plain sentence for any error reaching the page."""
-    if isinstance(exc, AkoolError):
-        return exc.user_message
-    user_message = getattr(exc, "user_message", None)
-    if isinstance(user_message, str) and user_message:
-        return user_message
-    return "Something went wrong on our side. Please try again."

@@ -305,7 +305,7 @@ class JobTracker:
         try:
             child_job = client.press_button(job_id, button, webhook_url=webhook_url)
         except CannotOperate:
-            self._refresh_soon(job_id, client)  # our copy of the buttons is stale: fetch Akool's
+            self.track(job_id, client, delay=0.0)  # our copy of the buttons is stale: fetch Akool's
             raise
 
         def mark_used(rec: JobRecord) -> None:
@@ -481,9 +481,6 @@ class JobTracker:
         tracked.due = self._clock() + max(0.0, delay)
         heapq.heappush(self._heap, (tracked.due, next(self._seq), tracked.job_id))
         self._lock.notify()
-
-    def _refresh_soon(self, job_id: str, client: AkoolClient) -> None:
-        self.track(job_id, client, delay=0.0)
 
     def _run(self) -> None:
         while True:
