@@ -365,6 +365,20 @@ def _finish(args: argparse.Namespace, jobs: list["Job"], *, waited: bool, out: P
     return 1 if failed or problems else 0
 
 
+def _start_and_finish(args: argparse.Namespace, start: "Callable[[AkoolClient], list[Job]]", *,
+                      single: bool = False) -> int:
+    """Start jobs (create or press), then, with --wait or --out, wait for them; report and download."""
+    _check_timeout(args)
+    client, interval = _client(args)
+    with client:
+        out = _out_dir(args)
+        jobs = start(client)
+        waited = bool(args.wait or out)
+        if waited:
+            jobs = _wait(client, jobs, interval=interval, timeout=args.timeout)
+        return _finish(args, jobs, waited=waited, out=out, single=single)
+
+
 @_api_command
 def _run_generate(args: argparse.Namespace) -> int:
     from .akool import ImageRequest, InvalidRequest
@@ -377,15 +391,7 @@ def _run_generate(args: argparse.Namespace) -> int:
         )
     except InvalidRequest as exc:
         raise _Stop(f"error: {exc.user_message}", 2) from None
-    _check_timeout(args)
-    client, interval = _client(args)
-    with client:
-        out = _out_dir(args)
-        jobs = client.create_images(request)
-        waited = bool(args.wait or out)
-        if waited:
-            jobs = _wait(client, jobs, interval=interval, timeout=args.timeout)
-        return _finish(args, jobs, waited=waited, out=out)
+    return _start_and_finish(args, lambda client: client.create_images(request))
 
 
 @_api_command
@@ -436,15 +442,7 @@ def _run_press(args: argparse.Namespace) -> int:
         button = validate_button(args.button)
     except InvalidRequest as exc:
         raise _Stop(f"error: {exc.user_message}", 2) from None
-    _check_timeout(args)
-    client, interval = _client(args)
-    with client:
-        out = _out_dir(args)
-        jobs = [client.press_button(job_id, button)]
-        waited = bool(args.wait or out)
-        if waited:
-            jobs = _wait(client, jobs, interval=interval, timeout=args.timeout)
-        return _finish(args, jobs, waited=waited, out=out, single=True)
+    return _start_and_finish(args, lambda client: [client.press_button(job_id, button)], single=True)
 
 
 COMMANDS: dict[str, Command] = {
