@@ -56,12 +56,11 @@ def counts(simulator: Any, before: dict[str, int] | None = None) -> dict[str, in
     return {kind: now[kind] - before[kind] for kind in now} if before is not None else now
 
 
-class SimTime:
-    """A clock and a sleep for ``AkoolClient.wait`` that move the simulator's clock instead of waiting."""
+class FakeTime:
+    """A clock and a sleep for ``AkoolClient.wait``: time passes only when it sleeps."""
 
-    def __init__(self, simulator: Any):
-        self.simulator = simulator
-        self.now = 0.0
+    def __init__(self, start: float = 100.0) -> None:
+        self.now = start
         self.slept: list[float] = []
 
     def clock(self) -> float:
@@ -70,6 +69,17 @@ class SimTime:
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.now += seconds
+
+
+class SimTime(FakeTime):
+    """FakeTime that also moves the simulator's clock, so jobs progress while ``wait`` "sleeps"."""
+
+    def __init__(self, simulator: Any):
+        super().__init__(start=0.0)
+        self.simulator = simulator
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds)
         self.simulator.sim.advance(seconds)
 
 

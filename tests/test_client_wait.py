@@ -14,6 +14,7 @@ from akool_ui.akool import (
     V3ImageRequest,
 )
 from tests.client_helpers import (  # noqa: F401 - own_simulator/simulator are fixtures
+    FakeTime,
     ScriptedServer,
     SimTime,
     make_client,
@@ -26,21 +27,6 @@ JOB_ID = "6650a1b2c3d4e5f6a7b8c9d0"
 
 def info(status: int) -> tuple[int, dict[str, str], dict[str, object]]:
     return 200, {}, {"code": 1000, "msg": "OK", "data": {"_id": JOB_ID, "image_status": status}}
-
-
-class FakeTime:
-    """clock + sleep for a scripted server: time passes only when wait() sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture()
