@@ -65,6 +65,9 @@ def wait_final(tracker, ids, timeout=20.0):
             event = sub.get(timeout=0.5)
             if event is not None:
                 events.append(event)
+        # ``done`` looks at the latest records, which can run ahead of the events not read yet
+        while (event := sub.get(timeout=0)) is not None:
+            events.append(event)
         return events, sub.records
 
 
