@@ -36,9 +36,19 @@ def test_guard_refuses_every_spelling_of_a_cache_path(tmp_path):
         f"/gradio_api/file={outside}/../cache/cache.db",
         f"/gradio_api/file={outside}/link/cache.db",  # a symlink into the cache
         f"/gradio_api/file={cache}/images/ab/0123/0.png",  # need not exist to be refused
+        f"/gradio_api/file=/a://..{cache}/cache.db",  # looks like a URL, Gradio reads it as a path
+        f"/gradio_api/file=a://..{cache}/cache.db",
+        f"/gradio_api/file=HTTPS://..{cache}/cache.db",  # Gradio's URL test is case-sensitive
+        f"/gradio_api/file={str(cache).replace('/', '%252F')}%252Fcache.db",  # decoded twice
+        f"/gradio_api/file={os.path.relpath(cache, os.getcwd())}/cache.db",  # relative to the cwd
+        f"/gradio_api/file=//{str(cache).lstrip('/')}/cache.db",
     ]
+    guard = PrivateFilesGuard(None, roots=[cache])
     for path in blocked:
-        assert client.get(path).status_code == 404, path
+        # The server hands the guard the path as sent (uvicorn keeps ``..``; httpx would normalise it).
+        assert guard._is_private(path), path
+        if "/.." not in path and "=//" not in path:
+            assert client.get(path).status_code == 404, path
     allowed = [
         f"/gradio_api/file={outside}/x.png",
         "/gradio_api/file=/tmp/gradio/abc/0.preview.webp",

@@ -30,6 +30,7 @@ from ..service.owners import is_browser_id, new_browser_id
 from ..service.records import JobRecord, RecordState
 from ..service.uploads import NoPublicUrl
 from . import views
+from .media import MediaLinks
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..service.studio import Studio
@@ -126,6 +127,13 @@ def _key(api_key: str | None) -> str | None:
     return text or None
 
 
+def _download_name(record: JobRecord, index: int, path: Path | None) -> str | None:
+    """The file name a person downloads: which job, which button, which image."""
+    if path is None:
+        return None
+    return f"akool-{record.id}-{record.button or 'image'}-{index + 1}{path.suffix}"
+
+
 def new_view(job_ids: Sequence[str], selected: str | None = None, index: int = 0) -> dict[str, Any]:
     """The results panel's state: which jobs it shows, which image is selected, the gallery's order."""
     return {
@@ -147,8 +155,9 @@ class StudioHandlers:
     # Number of values ``_render`` returns; layout.RESULT_OUTPUTS lists the components in the same order.
     RESULT_WIDTH = 7 + len(BUTTONS) + 3
 
-    def __init__(self, studio: "Studio"):
+    def __init__(self, studio: "Studio", media: MediaLinks | None = None):
         self.studio = studio
+        self.media = media or MediaLinks.for_cache(studio.store.cache_dir)
 
     # --- plumbing ----------------------------------------------------------------------------------
 
@@ -156,7 +165,14 @@ class StudioHandlers:
         return self.studio.owner_for(_key(api_key), browser_id if is_browser_id(browser_id) else None)
 
     def _abspath(self, relative: str) -> Path:
+        """The stored file itself: for reading (zips), never handed to Gradio (see ``_link``)."""
         return self.studio.image_path(relative)
+
+    def _link(self, record: JobRecord, path: Path | None, name: str | None = None) -> str | None:
+        """What Gradio may show of ``record``'s file: a link only its owner is ever given (media.py)."""
+        if path is None:
+            return None
+        return self.media.publish(path, owner=record.owner, job_id=record.id, name=name)
 
     def _records(self, job_ids: Sequence[str], owner: str) -> list[JobRecord]:
         records = []
@@ -188,8 +204,7 @@ class StudioHandlers:
             for entry in record.images:
                 if entry.is_stored and entry.original:
                     path = self._abspath(entry.original)
-                    name = f"akool-{record.id}-{record.button or 'image'}-{entry.index + 1}{path.suffix}"
-                    files.append((path, name))
+                    files.append((path, _download_name(record, entry.index, path)))
         if not files:
             return None
         signature = [str(p) for p, _ in files]
@@ -202,14 +217,20 @@ class StudioHandlers:
 
     def _render(self, view: dict[str, Any], records: Sequence[JobRecord], *, note: str | None = None) -> tuple:
         """Every result-panel output for ``view`` (order: layout.RESULT_OUTPUTS)."""
-        items = views.gallery_items(records, self._abspath)
-        view["items"] = [[item.job_id, item.index] for item in items]
+        by_id = {r.id: r for r in records}
+        items = [
+            (item, link)
+            for item in views.gallery_items(records, self._abspath)
+            if (link := self._link(by_id[item.job_id], item.path)) is not None
+        ]
+        view["items"] = [[item.job_id, item.index] for item, _ in items]
         selected = self._selected(view, records)
         index = int(view.get("index") or 0)
         if selected is not None:
             view["selected"] = selected.id
         parent = self.studio.get(selected.parent_id, selected.owner) if selected and selected.parent_id else None
         original = self._original(selected, index)
+        original_link = self._link(selected, original, _download_name(selected, index, original)) if selected else None
         zip_path = self._zip(view, records)
         buttons = [
             gr.update(
@@ -220,14 +241,14 @@ class StudioHandlers:
             )
             for b in views.button_views(selected, index if selected is not None else None)
         ]
-        has_image = original is not None
+        has_image = original_link is not None
         final = selected is not None and selected.is_final
         return (
             views.status_markdown(records, note=note),
-            [(str(item.path), item.caption) for item in items],
+            [(link, item.caption) for item, link in items],
             view,
             views.job_details(selected, parent=parent),
-            gr.update(value=str(original) if original else None, interactive=has_image),
+            gr.update(value=original_link, interactive=has_image),
             gr.update(value=zip_path, interactive=zip_path is not None),
             gr.update(interactive=has_image),
             *buttons,
@@ -355,11 +376,13 @@ class StudioHandlers:
         """Put the selected result into the source box: the next Generate is image-to-image from it."""
         owner = self.owner(api_key, browser_id)
         records = self._records((view or {}).get("jobs") or [], owner)
-        original = self._original(self._selected(view, records), int(view.get("index") or 0))
+        record = self._selected(view, records)
+        index = int(view.get("index") or 0)
+        original = self._link(record, self._original(record, index)) if record else None
         if original is None:
             raise gr.Error("Select a finished image first.", print_exception=False)
         gr.Info("Source image set. Describe the change you want and press Generate.")
-        return str(original), "", gr.update(visible=True)
+        return original, "", gr.update(visible=True)
 
     @staticmethod
     def source_changed(source_image: str | None, source_url: str) -> dict:
@@ -383,7 +406,7 @@ class StudioHandlers:
         return (
             request.get("prompt", ""),
             request.get("negative_prompt", ""),
-            str(upload.path) if upload else None,
+            self._link(record, upload.path) if upload else None,
             "" if upload else source_url,
             request.get("scale", "1:1"),
             request.get("resolution", "1080p"),
@@ -399,6 +422,7 @@ class StudioHandlers:
             raise gr.Error("Select a job first.", print_exception=False)
         if not self.studio.delete(job_id, owner):
             raise gr.Error("That job is no longer in your history.", print_exception=False)
+        self.media.revoke(owner, job_id)
         gr.Info("Deleted from your history and from disk.")
         remaining = [j for j in view["jobs"] if j != job_id]
         view = new_view(remaining)
@@ -412,8 +436,8 @@ class StudioHandlers:
         tiles = []
         for record in page.items:
             rel = views.first_display_path(record)
-            path = self._abspath(rel) if rel else self.studio_placeholder(record)
-            tiles.append((str(path), views.history_caption(record)))
+            link = self._link(record, self._abspath(rel)) if rel else None
+            tiles.append((link or str(self.studio_placeholder(record)), views.history_caption(record)))
         state = {**state, "ids": [r.id for r in page.items], "next": page.next_cursor}
         if page.items:
             label = f"Page {state['page'] + 1}"
@@ -511,12 +535,10 @@ class StudioHandlers:
             item: dict[str, Any] = {"index": entry.index, "state": entry.state.value, "width": entry.width, "height": entry.height}
             for key, rel in (("preview", entry.preview), ("original", entry.original)):
                 path = self._abspath(rel) if rel else None
-                # A FileData dict: Gradio copies the file into its cache and gradio_client downloads it.
-                item[key] = (
-                    {"path": str(path), "orig_name": f"{record.id}-{entry.index}{path.suffix}", "meta": {"_type": "gradio.FileData"}}
-                    if path is not None and path.is_file()
-                    else None
-                )
+                name = f"{record.id}-{entry.index}{path.suffix}" if path is not None else None
+                link = self._link(record, path, name)
+                # A FileData dict: Gradio serves the link and gradio_client downloads it.
+                item[key] = {"path": link, "orig_name": name, "meta": {"_type": "gradio.FileData"}} if link else None
             images.append(item)
         data["images"] = images
         return data

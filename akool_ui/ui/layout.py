@@ -11,6 +11,7 @@ import gradio as gr
 
 from ..akool.models import BUTTONS, RESOLUTIONS, SCALES, UPSCALE_BUTTONS, VARIATION_BUTTONS
 from .assets import EXAMPLE_SOURCE
+from .media import MediaLinks
 from .handlers import (
     API_CONCURRENCY,
     QUICK_CONCURRENCY,
@@ -30,6 +31,8 @@ TITLE = "Akool Image Studio"
 BROWSER_ID_KEY = "akool-studio-browser-id"
 API_KEY_KEY = "akool-studio-api-key"
 DEFAULT_RESOLUTION = "1080p"
+# Gradio's clean-up of the files it handed out (media links included): every hour, those over 6 h old.
+DELETE_CACHE = (3600, 6 * 3600)
 _STREAM = dict(concurrency_limit=STREAM_CONCURRENCY, concurrency_id="akool-stream", show_progress="hidden")
 _QUICK = dict(concurrency_limit=QUICK_CONCURRENCY, concurrency_id="quick", show_progress="hidden")
 _PRIVATE = dict(api_visibility="private")  # the page's own events: not in the API docs, not callable by clients
@@ -56,12 +59,13 @@ def _banner(studio: "Studio") -> tuple[str, list[str]]:
     return text, classes
 
 
-def build_ui(studio: "Studio", *, browser_secret: str) -> gr.Blocks:
-    """The Blocks app for ``studio``. ``browser_secret`` encrypts this site's localStorage values."""
-    h = StudioHandlers(studio)
+def build_ui(studio: "Studio", *, browser_secret: str, media: MediaLinks | None = None) -> gr.Blocks:
+    """The Blocks app for ``studio``. ``browser_secret`` encrypts this site's localStorage values;
+    ``media`` publishes stored images for their owners (default: in Gradio's folder)."""
+    h = StudioHandlers(studio, media)
     banner_text, banner_classes = _banner(studio)
 
-    with gr.Blocks(title=TITLE, delete_cache=(3600, 6 * 3600)) as demo:
+    with gr.Blocks(title=TITLE, delete_cache=DELETE_CACHE) as demo:
         # Per-browser values, kept in that browser's localStorage (encrypted), never on the server.
         browser_store = gr.BrowserState(None, storage_key=BROWSER_ID_KEY, secret=browser_secret)
         # Stored as {"k": key}: BrowserState never writes a falsy value, so "" could not clear a saved key.

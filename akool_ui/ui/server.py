@@ -8,12 +8,14 @@ first request and Gradio's own routes are untouched):
 * ``POST /webhooks/akool``       Akool's callbacks; verified and applied by the Studio.
 * ``GET /healthz``               liveness and mode, for scripts and tests.
 
-Gradio serves gallery images from local files. It may only copy files out of the directories listed in
-``allowed_paths``, so the image and upload folders are listed there; but ``allowed_paths`` would also
-let anyone fetch ``/gradio_api/file=<absolute path>`` directly, and image paths contain job ids, which
-are guessable. ``PrivateFilesGuard`` therefore refuses every direct request for a file under the cache
-directory (the SQLite database and key files included): the browser only ever gets Gradio's copies,
-whose paths are content hashes.
+The cache directory (records, images, uploads, keys) is private. Gradio's ``/gradio_api/file=`` route
+serves anything under ``allowed_paths`` to whoever can spell its path, and job ids are guessable, so
+the cache is never an allowed path: it is a ``blocked_path`` instead (Gradio refuses it after resolving
+``..`` and symlinks, and will not copy out of it either). Pages and API callers only ever receive links
+made for their owner in Gradio's own folder (``media.MediaLinks``: keyed-hash directories, removed when
+the job is deleted). ``PrivateFilesGuard`` is a second, independent wall in front of Gradio's route: it
+resolves a requested path the way Gradio does (cwd-relative, percent-decoded, ``..``, symlinks) and
+answers 404 for anything under the cache.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from gradio.utils import get_upload_folder
+
 import anyio.to_thread
 import gradio as gr
 from fastapi import Request
@@ -45,20 +49,26 @@ from ..service.studio import WEBHOOK_ROUTE
 from ..service.uploads import UPLOAD_ROUTE
 from ..settings import Settings
 from .assets import ASSETS_DIR, CSS_PATH
-from .layout import build_ui
+from .layout import DELETE_CACHE, build_ui
+from .media import MediaLinks
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..service.studio import Studio
 
 log = logging.getLogger(__name__)
 
-__all__ = ["WEBHOOK_ROUTE", "RunningApp", "PrivateFilesGuard", "browser_secret", "create_routes", "launch",
-           "install_sigterm_handler"]
+__all__ = ["WEBHOOK_ROUTE", "RunningApp", "PrivateFilesGuard", "browser_secret", "check_private_cache",
+           "create_routes", "launch", "install_sigterm_handler"]
 
 HEALTH_ROUTE = "/healthz"
 # Akool's webhook body is four short fields; anything much larger is not from Akool.
 MAX_WEBHOOK_BYTES = 64 * 1024
 _FILE_MARKERS = ("/file=", "/file/")
+# Gradio fetches these remotely (through its public-address-only client) instead of reading a file.
+_REMOTE_PREFIXES = ("http://", "https://")
+# How many times a path is percent-decoded when looking for a spelling of the cache (the server decodes
+# once; more catches proxies and clients that decode again).
+_DECODE_ROUNDS = 3
 
 
 def browser_secret(cache_dir: Path) -> str:
@@ -75,29 +85,48 @@ class PrivateFilesGuard:
         self.roots = [Path(os.path.realpath(r)) for r in roots]
 
     def _is_private(self, path: str) -> bool:
-        for marker in _FILE_MARKERS:
-            idx = path.find(marker)
-            if idx < 0:
-                continue
-            target = unquote(path[idx + len(marker):])
-            if "://" in target[:12]:  # remote URLs are Gradio's business
-                continue
-            try:
-                real = Path(os.path.realpath(target if target.startswith("/") else "/" + target.lstrip("/")))
-            except (OSError, ValueError):
-                return True
-            candidates = {real}
-            if not target.startswith("/"):  # Gradio also resolves relative paths against its cwd
-                candidates.add(Path(os.path.realpath(target)))
-            if any(c == root or root in c.parents for c in candidates for root in self.roots):
-                return True
-        return False
+        return any(self._under_root(target) for target in _file_targets(path))
+
+    def _under_root(self, target: str) -> bool:
+        """Whether Gradio would read ``target`` from under a root, by any of the ways it might resolve it."""
+        if target.startswith(_REMOTE_PREFIXES):  # exactly what Gradio treats as a URL (gradio_client.utils)
+            return False
+        spellings = {target, "/" + target.lstrip("/")}  # as given (cwd-relative too), and rooted
+        try:
+            candidates = {Path(os.path.realpath(os.path.abspath(s))) for s in spellings}
+        except (OSError, ValueError):  # NUL bytes and the like: nothing legitimate looks like this
+            return True
+        return any(c == root or root in c.parents for c in candidates for root in self.roots)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self._is_private(scope.get("path", "")):
             await Response(status_code=404)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+def _file_targets(path: str) -> set[str]:
+    """Every file path a request path may name after the file-route marker, once and repeatedly decoded."""
+    targets: set[str] = set()
+    for marker in _FILE_MARKERS:
+        idx = path.find(marker)
+        if idx < 0:
+            continue
+        target = path[idx + len(marker):]
+        for _ in range(_DECODE_ROUNDS + 1):
+            targets.add(target)
+            target = unquote(target)
+    return targets
+
+
+def check_private_cache(cache_dir: Path, gradio_cache: str | os.PathLike[str]) -> None:
+    """Refuse to start when Gradio's served folder and the private cache overlap (one inside the other)."""
+    cache, served = Path(os.path.realpath(cache_dir)), Path(os.path.realpath(gradio_cache))
+    if cache == served or cache in served.parents or served in cache.parents:
+        raise ValueError(
+            f"AKOOL_CACHE_DIR ({cache}) and Gradio's file folder (GRADIO_TEMP_DIR, {served}) must not contain "
+            "each other: Gradio serves its folder to every visitor. Choose separate folders."
+        )
 
 
 def create_routes(studio: "Studio") -> list[APIRoute]:
@@ -189,8 +218,11 @@ def launch(
 
         studio = Studio.from_settings(settings)
     try:
-        demo = build_ui(studio, browser_secret=browser_secret(settings.cache_dir))
         cache_dir = Path(studio.store.cache_dir)
+        check_private_cache(cache_dir, get_upload_folder())
+        media = MediaLinks.for_cache(cache_dir)
+        media.prune(DELETE_CACHE[1])  # links a crashed earlier process left behind
+        demo = build_ui(studio, browser_secret=browser_secret(settings.cache_dir), media=media)
         _, local_url, share_url = demo.launch(
             server_name=host,
             server_port=port,
@@ -198,9 +230,10 @@ def launch(
             prevent_thread_lock=True,
             quiet=quiet,
             show_error=False,  # our handlers raise gr.Error sentences; anything else stays in the log
-            # Gradio may copy gallery files out of these folders (into its cache, under content hashes);
-            # PrivateFilesGuard stops them being fetched directly. Assets are public placeholders/examples.
-            allowed_paths=[str(studio.store.images_dir), str(studio.uploads.root), str(ASSETS_DIR)],
+            # Only public assets (placeholders, examples). Stored images reach pages as per-owner links in
+            # Gradio's own folder (media.py); the cache is blocked outright, however a path is spelt.
+            allowed_paths=[str(ASSETS_DIR)],
+            blocked_paths=[str(cache_dir)],
             app_kwargs={
                 "routes": create_routes(studio),
                 "middleware": [Middleware(PrivateFilesGuard, roots=[cache_dir])],
