@@ -13,6 +13,11 @@ DEFAULT_POLL_INTERVAL = 1.0
 # Real jobs take 30-50 s; ten minutes leaves room for a long queue before we call it "timed out".
 DEFAULT_JOB_DEADLINE = 600.0
 DEFAULT_CACHE_LIMIT_GB = 5.0
+# With a public URL the app is shared by strangers: one visitor may hold at most this fraction of the
+# cache, so a burst of theirs cannot crowd out everyone else. A local app has one user: the whole cache.
+SHARED_OWNER_FRACTION = 0.25
+# A result must outlive a browser session's first look at it before any eviction may touch it.
+DEFAULT_CACHE_MIN_AGE_HOURS = 1.0
 
 
 def _default_cache_dir(env: Mapping[str, str]) -> Path:
@@ -22,17 +27,28 @@ def _default_cache_dir(env: Mapping[str, str]) -> Path:
     return Path(base) / "akool-studio"
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
+def _parse_float(name: str, raw: str, minimum: float | None) -> float:
+    """``raw`` as a number greater than 0 (or at least ``minimum`` when given); ValueError naming ``name``."""
     try:
         value = float(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number, got {raw[:40]!r}") from None
-    if value <= 0:
+    if minimum is None and value <= 0:
         raise ValueError(f"{name} must be greater than 0")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum:g}")
     return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float | None = None) -> float:
+    raw = env.get(name, "").strip()
+    return _parse_float(name, raw, minimum) if raw else default
+
+
+def _optional_float(env: Mapping[str, str], name: str) -> float | None:
+    """Like ``_float`` but None when unset: the default depends on other settings."""
+    raw = env.get(name, "").strip()
+    return _parse_float(name, raw, None) if raw else None
 
 
 @dataclass(frozen=True)
@@ -45,6 +61,8 @@ class Settings:
     base_url: str = DEFAULT_BASE_URL
     cache_dir: Path = Path(".cache") / "akool-studio"
     cache_limit_gb: float = DEFAULT_CACHE_LIMIT_GB
+    cache_owner_limit_gb: float | None = None  # None: see owner_cache_limit_gb
+    cache_min_age_hours: float = DEFAULT_CACHE_MIN_AGE_HOURS
     public_url: str | None = None
     poll_interval: float = DEFAULT_POLL_INTERVAL
     job_deadline: float = DEFAULT_JOB_DEADLINE
@@ -54,6 +72,14 @@ class Settings:
     @property
     def has_server_credentials(self) -> bool:
         return bool(self.api_key or (self.client_id and self.client_secret))
+
+    @property
+    def owner_cache_limit_gb(self) -> float:
+        """One owner's quota of original images: as set, else the whole limit locally and a quarter of it
+        when the app is shared (has a public URL)."""
+        if self.cache_owner_limit_gb is not None:
+            return self.cache_owner_limit_gb
+        return self.cache_limit_gb * (SHARED_OWNER_FRACTION if self.public_url else 1.0)
 
     @property
     def demo_mode(self) -> bool:
@@ -74,6 +100,8 @@ class Settings:
             base_url=(base_url or DEFAULT_BASE_URL).rstrip("/"),
             cache_dir=Path(cache_dir).expanduser() if cache_dir else _default_cache_dir(env),
             cache_limit_gb=_float(env, "AKOOL_CACHE_LIMIT_GB", DEFAULT_CACHE_LIMIT_GB),
+            cache_owner_limit_gb=_optional_float(env, "AKOOL_CACHE_OWNER_LIMIT_GB"),
+            cache_min_age_hours=_float(env, "AKOOL_CACHE_MIN_AGE_HOURS", DEFAULT_CACHE_MIN_AGE_HOURS, minimum=0.0),
             public_url=public_url.rstrip("/") or None,
             poll_interval=_float(env, "AKOOL_POLL_INTERVAL", DEFAULT_POLL_INTERVAL),
             job_deadline=_float(env, "AKOOL_JOB_DEADLINE", DEFAULT_JOB_DEADLINE),

@@ -31,6 +31,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
@@ -62,6 +63,7 @@ __all__ = [
     "OwnerMismatch",
     "UnsafeCacheValue",
     "DEFAULT_LIMIT_BYTES",
+    "DEFAULT_MIN_AGE_SECONDS",
     "DOWNLOAD_LOCK_EXPIRE",
     "MAX_PAGE_SIZE",
 ]
@@ -69,6 +71,9 @@ __all__ = [
 LOG = logging.getLogger(__name__)
 
 DEFAULT_LIMIT_BYTES = 5 * 2**30
+# A finished result must survive long enough for its owner to see it and save it: no eviction (by the
+# global limit or the owner's own quota) touches a job that completed less than an hour ago.
+DEFAULT_MIN_AGE_SECONDS = 3600.0
 # Downloading four 4K results takes seconds; a lock older than ten minutes means its holder died (or
 # hung) and another process may take over. Long downloads call DownloadLock.refresh().
 DOWNLOAD_LOCK_EXPIRE = 600.0
@@ -308,12 +313,19 @@ class JobStore:
         cache_dir: str | os.PathLike[str],
         *,
         limit_bytes: int = DEFAULT_LIMIT_BYTES,
+        owner_limit_bytes: int | None = None,
+        min_age_seconds: float = DEFAULT_MIN_AGE_SECONDS,
         clock: Callable[[], float] = time.time,
     ):
+        """``owner_limit_bytes`` is one owner's quota of originals (None: the same as ``limit_bytes``);
+        ``min_age_seconds`` protects recently finished jobs from any eviction."""
         self.cache_dir = Path(cache_dir).expanduser().absolute()
         self.images_dir = self.cache_dir / "images"
         self.limit_bytes = int(limit_bytes)
+        self.owner_limit_bytes = None if owner_limit_bytes is None else int(owner_limit_bytes)
+        self.min_age_seconds = float(min_age_seconds)
         self._clock = clock
+        self._over_limit_logged = False
         self._warned: set[str] = set()
         self._warn_lock = threading.Lock()
         _ensure_private_dir(self.cache_dir)
@@ -322,10 +334,23 @@ class JobStore:
 
     @classmethod
     def from_settings(cls, settings: "Settings") -> "JobStore":
-        return cls(settings.cache_dir, limit_bytes=int(settings.cache_limit_gb * 2**30))
+        return cls(
+            settings.cache_dir,
+            limit_bytes=int(settings.cache_limit_gb * 2**30),
+            owner_limit_bytes=int(settings.owner_cache_limit_gb * 2**30),
+            min_age_seconds=settings.cache_min_age_hours * 3600.0,
+        )
 
     def __repr__(self) -> str:
-        return f"JobStore({str(self.cache_dir)!r}, limit_bytes={self.limit_bytes})"
+        return (
+            f"JobStore({str(self.cache_dir)!r}, limit_bytes={self.limit_bytes}, "
+            f"owner_limit_bytes={self.owner_quota_bytes}, min_age_seconds={self.min_age_seconds:g})"
+        )
+
+    @property
+    def owner_quota_bytes(self) -> int:
+        """One owner's quota of stored originals (``owner_limit_bytes``, else the global limit)."""
+        return self.limit_bytes if self.owner_limit_bytes is None else self.owner_limit_bytes
 
     def close(self) -> None:
         self._cache.close()
@@ -388,7 +413,12 @@ class JobStore:
             self._sql(f"CREATE INDEX IF NOT EXISTS {_INDEX}_owner ON {_INDEX}(owner, created DESC, id DESC)")
             self._sql(f"CREATE INDEX IF NOT EXISTS {_INDEX}_parent ON {_INDEX}(parent_id) WHERE parent_id IS NOT NULL")
             self._sql(f"CREATE INDEX IF NOT EXISTS {_INDEX}_pending ON {_INDEX}(created) WHERE pending = 1")
-            self._sql(f"CREATE INDEX IF NOT EXISTS {_INDEX}_evict ON {_INDEX}(done_at) WHERE orig_bytes > 0")
+            # Eviction works per owner (usage by GROUP BY owner, then an owner's oldest first); this covers both.
+            self._sql(
+                f"CREATE INDEX IF NOT EXISTS {_INDEX}_owner_evict ON {_INDEX}(owner, done_at, orig_bytes)"
+                " WHERE orig_bytes > 0"
+            )
+            self._sql(f"DROP INDEX IF EXISTS {_INDEX}_evict")  # the old global oldest-first order; unused now
 
     # --- reading -----------------------------------------------------------------------------------
 
@@ -610,46 +640,142 @@ class JobStore:
                 self._cache.set(_TOTAL_KEY, total, retry=True)
         return total
 
-    def enforce_limit(self, *, keep: Iterable[str] = ()) -> int:
-        """Delete the oldest originals (by completion time) until under ``limit_bytes``; returns bytes freed.
+    def enforce_limit(self, *, keep: Iterable[str] = (), owner: str | None = None) -> int:
+        """Free space fairly; returns bytes of original files deleted.
 
-        Records and previews stay (entries become EVICTED with their remote URL kept). Jobs that still need
-        polling or downloading, and the ids in ``keep``, are never touched."""
-        keep = set(keep)
+        With ``owner``, first trim that owner's own oldest originals to their quota (``owner_quota_bytes``).
+        Then, over ``limit_bytes``, evict only from owners above their fair share (limit / owners with
+        originals), heaviest first, each one's oldest first: one visitor's burst never evicts another's
+        results. If no such owner has an evictable job the store stays over the limit until one does.
+        Never evicted: jobs finished less than ``min_age_seconds`` ago, jobs still polling or downloading,
+        ids in ``keep``. Records and previews stay (entries become EVICTED with their remote URL kept)."""
+        keep = frozenset(keep)
         freed = 0
-        if self.original_bytes() <= self.limit_bytes:
-            return 0
+        if owner is not None:
+            freed += self._enforce_owner_quota(owner, keep)
+        freed += self._enforce_global_limit(keep)
+        return freed
+
+    def _cutoff(self) -> float:
+        """Jobs done at or before this time are old enough to evict."""
+        return self._clock() - self.min_age_seconds
+
+    def _owner_usage(self, owner: str) -> int:
+        row = self._sql(
+            f"SELECT coalesce(sum(orig_bytes), 0) FROM {_INDEX} WHERE owner = ? AND orig_bytes > 0", (owner,)
+        ).fetchone()
+        return int(row[0])
+
+    def _usage_by_owner(self) -> dict[str, int]:
         rows = self._sql(
-            f"SELECT id FROM {_INDEX} WHERE orig_bytes > 0 AND pending = 0 ORDER BY done_at, created, id"
+            f"SELECT owner, sum(orig_bytes) FROM {_INDEX} WHERE orig_bytes > 0 GROUP BY owner"
         ).fetchall()
-        for (job_id,) in rows:
-            if job_id in keep:
-                continue
-            doomed: list[Path] = []
+        return {owner: int(used) for owner, used in rows}
 
-            def evict(record: JobRecord) -> None:
-                if record.needs_work:
-                    return
-                for entry in record.images:
-                    if entry.is_stored:
-                        if entry.original:
-                            doomed.append(self.local_path(entry.original))
-                        entry.state = ImageState.EVICTED
-                        entry.original = None
+    def _evictable(self, owner: str, keep: frozenset[str], cutoff: float) -> deque[str]:
+        """``owner``'s evictable job ids, oldest completion first."""
+        rows = self._sql(
+            f"SELECT id FROM {_INDEX} WHERE owner = ? AND orig_bytes > 0 AND pending = 0 AND done_at <= ?"
+            " ORDER BY done_at, created, id",
+            (owner, cutoff),
+        ).fetchall()
+        return deque(job_id for (job_id,) in rows if job_id not in keep)
 
-            try:
-                self.update(job_id, evict)
-            except RecordNotFound:
-                continue
-            for path in doomed:  # after the commit: a crash leaves an orphan file, never a broken record
-                with _suppress_os_error():
-                    freed += path.stat().st_size
-                    path.unlink()
-            if self.original_bytes() <= self.limit_bytes:
+    def _evict_job(self, job_id: str, cutoff: float) -> tuple[int, int]:
+        """Evict one job's originals; returns (bytes it had counted, bytes of files deleted).
+
+        The record is re-checked inside the transaction, so a job that became in-flight or was finished
+        again since the index was read is left alone (0, 0)."""
+        doomed: list[Path] = []
+        released = 0
+
+        def evict(record: JobRecord) -> None:
+            nonlocal released
+            done_at = record.finished_at if record.finished_at is not None else record.created_at
+            if record.needs_work or done_at > cutoff:
+                return
+            released = record.stored_bytes
+            for entry in record.images:
+                if entry.is_stored:
+                    if entry.original:
+                        doomed.append(self.local_path(entry.original))
+                    entry.state = ImageState.EVICTED
+                    entry.original = None
+
+        try:
+            self.update(job_id, evict)
+        except RecordNotFound:
+            return 0, 0
+        deleted = 0
+        for path in doomed:  # after the commit: a crash leaves an orphan file, never a broken record
+            with _suppress_os_error():
+                size = path.stat().st_size
+                path.unlink()
+                deleted += size
+        return released, deleted
+
+    def _enforce_owner_quota(self, owner: str, keep: frozenset[str]) -> int:
+        """Trim ``owner``'s own oldest originals until they are within their quota."""
+        quota = self.owner_quota_bytes
+        used = self._owner_usage(owner)
+        if used <= quota:
+            return 0
+        cutoff = self._cutoff()
+        freed = 0
+        for job_id in self._evictable(owner, keep, cutoff):
+            released, deleted = self._evict_job(job_id, cutoff)
+            used -= released
+            freed += deleted
+            if used <= quota:
                 break
+        if freed:
+            LOG.info("owner quota: evicted %d bytes of one owner's own original images", freed)
+        return freed
+
+    def _enforce_global_limit(self, keep: frozenset[str]) -> int:
+        """Bring the store under ``limit_bytes`` at the expense of owners above their fair share only."""
+        total = self.original_bytes()
+        if total <= self.limit_bytes:
+            self._over_limit_logged = False
+            return 0
+        cutoff = self._cutoff()
+        usage = self._usage_by_owner()
+        queues: dict[str, deque[str]] = {}
+        exhausted: set[str] = set()
+        freed = 0
+        while total > self.limit_bytes:
+            victim = _heaviest_over_fair_share(usage, self.limit_bytes, exhausted)
+            if victim is None:
+                self._log_stuck_over_limit(total, len(usage))
+                break
+            if victim not in queues:
+                queues[victim] = self._evictable(victim, keep, cutoff)
+            if not queues[victim]:
+                exhausted.add(victim)
+                continue
+            released, deleted = self._evict_job(queues[victim].popleft(), cutoff)
+            freed += deleted
+            usage[victim] -= released
+            if usage[victim] <= 0:
+                del usage[victim]  # no originals left: no longer counts towards the fair share
+            total = self.original_bytes()
+        else:
+            self._over_limit_logged = False
         if freed:
             LOG.info("cache limit: evicted %d bytes of original images", freed)
         return freed
+
+    def _log_stuck_over_limit(self, total: int, owners: int) -> None:
+        """Say once (per episode) that the store stays over its limit, and why."""
+        if self._over_limit_logged:
+            return
+        self._over_limit_logged = True
+        LOG.info(
+            "cache is %d bytes over its limit, but no owner above their fair share (of %d) has a job old "
+            "enough to evict; it stays over until one does",
+            total - self.limit_bytes,
+            owners,
+        )
 
     # --- image files -----------------------------------------------------------------------------------
 
@@ -699,7 +825,7 @@ class JobStore:
         self, job_id: str, index: int, data: bytes, *, remote_url: str | None = None
     ) -> ImageEntry:
         """Check ``data`` is a whole PNG/JPEG/WebP image, keep it as original ``index`` with a web preview,
-        mark the record's entry STORED and apply the size limit. Returns the updated entry.
+        mark the record's entry STORED and apply the owner's quota and the size limit. Returns the updated entry.
 
         Raises ImageValidationError for bad bytes (nothing written), RecordNotFound if the job has no record.
         """
@@ -752,8 +878,7 @@ class JobStore:
         for path in stale:
             with _suppress_os_error():
                 path.unlink()
-        if self.original_bytes() > self.limit_bytes:
-            self.enforce_limit(keep=(job_id,))
+        self.enforce_limit(keep=(job_id,), owner=record.owner)
         return next(e for e in record.images if e.index == index)
 
     def mark_image_failed(
@@ -778,6 +903,15 @@ class JobStore:
     def download_lock(self, job_id: str, *, expire: float = DOWNLOAD_LOCK_EXPIRE) -> DownloadLock:
         """A lock so only one thread/process downloads a job's results (see DownloadLock)."""
         return DownloadLock(self._cache, validate_job_id(job_id), expire=expire)
+
+
+def _heaviest_over_fair_share(usage: dict[str, int], limit: int, exhausted: set[str]) -> str | None:
+    """The owner using most above ``limit / len(usage)`` (skipping ``exhausted``), or None."""
+    if not usage:
+        return None
+    fair = limit / len(usage)
+    over = [(used, owner) for owner, used in usage.items() if used > fair and owner not in exhausted]
+    return max(over)[1] if over else None
 
 
 def _same_owner(a: str, b: str) -> bool:
