@@ -13,6 +13,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ..simulator import SimulatorServer
 
@@ -57,9 +58,13 @@ def load_demo_account(directory: Path) -> DemoAccount:
 
 
 class DemoBackend:
-    """The simulator serving the demo on 127.0.0.1 (a random free port)."""
+    """The simulator serving the demo on 127.0.0.1 (a random free port).
 
-    def __init__(self, cache_dir: Path, *, speed: float = 1.0):
+    Like Akool, it fetches image-to-image sources from public addresses only: a visitor of a shared demo
+    must not make this machine fetch its own loopback, the metadata service or the LAN. The one exception
+    is ``trusted_source``: the app's own upload links, which live on 127.0.0.1 in the demo."""
+
+    def __init__(self, cache_dir: Path, *, speed: float = 1.0, trusted_source: Callable[[str], bool] | None = None):
         root = cache_dir / DEMO_DIR
         self.account = load_demo_account(root)
         self.server = SimulatorServer(
@@ -71,6 +76,8 @@ class DemoBackend:
             host="127.0.0.1",
             port=0,
             control=False,  # no /_sim fault and clock routes: anyone on this host could reach them
+            private_sources=False,
+            trusted_source=trusted_source,
         ).start()
 
     @property

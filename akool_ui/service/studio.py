@@ -16,6 +16,7 @@ from ..akool.client import AkoolClient
 from ..akool.errors import AuthError, InvalidRequest
 from ..akool.models import ImageRequest
 from ..akool.webhook import WebhookEvent
+from ..netguard import UnsafeUrl, check_public_url
 from ..settings import Settings
 from .demo import DemoBackend
 from .owners import OwnerHasher, is_browser_id, load_owner_key
@@ -57,7 +58,9 @@ class Studio:
         self._hasher = OwnerHasher(load_owner_key(self.store.cache_dir))
         self.demo: DemoBackend | None = None
         if settings.demo_mode:
-            self.demo = DemoBackend(self.store.cache_dir, speed=settings.demo_speed)
+            self.demo = DemoBackend(
+                self.store.cache_dir, speed=settings.demo_speed, trusted_source=lambda url: self.uploads.is_own_url(url)
+            )
             self.base_url = self.demo.base_url
             self._server_client: AkoolClient | None = AkoolClient(
                 self.base_url,
@@ -185,8 +188,23 @@ class Studio:
 
     # --- jobs ------------------------------------------------------------------------------------------
 
+    def check_source_url(self, url: str | None) -> None:
+        """Refuse a source URL that is not public before anything is sent (Akool, or the demo simulator,
+        would fetch it on the visitor's behalf). Our own upload links are ours to vouch for.
+
+        Raises:
+            InvalidRequest: with the one sentence netguard gives.
+        """
+        if not url or self.uploads.is_own_url(url):
+            return
+        try:
+            check_public_url(url)
+        except UnsafeUrl as exc:
+            raise InvalidRequest(f"refused source url: {exc}", user_message=exc.user_message) from None
+
     def submit(self, request: ImageRequest, *, api_key: str | None, owner: str) -> list[JobRecord]:
         client = self.client_for(api_key)
+        self.check_source_url(request.source_image_url)
         return self.tracker.submit(request, client=client, owner=owner, webhook_url=self.webhook_url(api_key))
 
     def press(self, job_id: str, button: str, *, api_key: str | None, owner: str) -> JobRecord:

@@ -202,6 +202,13 @@ class UploadStore:
     def can_serve(self) -> bool:
         return self.base_url is not None
 
+    def is_own_url(self, url: str) -> bool:
+        """Exactly one of our upload links at today's base URL (what the demo simulator may fetch locally)."""
+        base = self.base_url
+        if not base or not isinstance(url, str) or not url.startswith(base + UPLOAD_ROUTE + "/"):
+            return False
+        return self.resolve(url[len(base) + len(UPLOAD_ROUTE) + 1:]) is not None
+
     def url_for(self, upload: Upload) -> str:
         """The URL to send to Akool for this upload.
 

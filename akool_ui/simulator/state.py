@@ -23,12 +23,12 @@ import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
-import requests
 from PIL import Image
 
 from ..akool.models import UPSCALE_BUTTONS
+from ..netguard import fetch_public
 from . import render
 from .accounts import Account, AccountBook
 from .clock import Clock
@@ -51,9 +51,10 @@ PROCESSING_SECONDS = 4.0  # generations and V (variation) jobs
 UPSCALE_PROCESSING_SECONDS = 2.5  # U jobs: one image, no new composition
 DEFAULT_URL_TTL = 7 * 86400  # Akool: "resources are only valid for 7 days"
 CREDITS = {"v3": 2, "v4": 1, "button": 2}  # as in Akool's examples; the v4 page says 1 per image
-# Fetching an image-to-image source: bounded in time and size, like any server fetching user URLs.
-SOURCE_TIMEOUT = (3.0, 10.0)
+# Fetching an image-to-image source: bounded in size, and in time by netguard.fetch_public's deadline.
 SOURCE_MAX_BYTES = 20 * 1024 * 1024
+# Fetch threads: a few slow or dripping source URLs must not stall everyone else's image-to-image jobs.
+SOURCE_FETCH_WORKERS = 8
 SOURCE_KEEP_SIDE = 768  # sources are only blended at render.BASE_LONG_SIDE; keep a little more
 ART_CACHE_ENTRIES = 48  # small (512 px) renders of candidates, reused by grids, U and V children
 
@@ -84,8 +85,14 @@ class Simulator:
 
     def __init__(self, *, speed: float = 1.0, state_dir: str | Path | None = None,
                  result_shape: str = "candidates", url_ttl: float = DEFAULT_URL_TTL, v4_buttons: bool = True,
-                 upscaled_lag: float = 0.0, auth_http_status: int = 200, base_url: str = ""):
+                 upscaled_lag: float = 0.0, auth_http_status: int = 200, base_url: str = "",
+                 private_sources: bool = True, trusted_source: Callable[[str], bool] | None = None):
+        """``private_sources=False`` fetches image-to-image sources from public addresses only (as Akool
+        does; the demo on a shared link must), except URLs ``trusted_source`` vouches for (the app's own
+        upload links). True suits a developer's simulator fetching fixtures from 127.0.0.1."""
         self._lock = threading.RLock()
+        self._private_sources = private_sources
+        self._trusted_source = trusted_source
         self._defaults = self._checked_options(dict(
             result_shape=result_shape, v4_buttons=v4_buttons, upscaled_lag=upscaled_lag, speed=speed,
             url_ttl=url_ttl, auth_http_status=auth_http_status))
@@ -107,7 +114,7 @@ class Simulator:
         self._art: OrderedDict[tuple[str, int], Image.Image] = OrderedDict()
         self._art_lock = threading.Lock()
         self._render_locks: dict[str, threading.Lock] = {}
-        self._fetch_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="simulator-fetch")
+        self._fetch_pool = ThreadPoolExecutor(max_workers=SOURCE_FETCH_WORKERS, thread_name_prefix="simulator-fetch")
         self._warned_unsigned: set[int] = set()
         self._counts: dict[str, Any] = {}
         self.reset_stats()
@@ -397,7 +404,9 @@ class Simulator:
         data: bytes | None = None
         size: tuple[int, int] | None = None
         try:
-            img, size = render.load_source(_download(url))
+            data_in = fetch_public(url, max_bytes=SOURCE_MAX_BYTES, allow_private=self._private_sources,
+                                   trusted=self._trusted_source, user_agent="akool-simulator")
+            img, size = render.load_source(data_in)
             img.thumbnail((SOURCE_KEEP_SIDE, SOURCE_KEEP_SIDE))
             buf = io.BytesIO()
             img.save(buf, "JPEG", quality=92)
@@ -594,18 +603,3 @@ class Simulator:
         self.webhooks.close()
         self._fetch_pool.shutdown(wait=False, cancel_futures=True)
 
-
-def _download(url: str) -> bytes:
-    """GET ``url`` with a timeout and a size cap (raises on any problem)."""
-    with requests.get(url, stream=True, timeout=SOURCE_TIMEOUT, headers={"User-Agent": "akool-simulator"}) as r:
-        r.raise_for_status()
-        declared = int(r.headers.get("Content-Length") or 0)
-        if declared > SOURCE_MAX_BYTES:
-            raise ValueError("source image too large")
-        chunks, total = [], 0
-        for chunk in r.iter_content(64 * 1024):
-            total += len(chunk)
-            if total > SOURCE_MAX_BYTES:
-                raise ValueError("source image too large")
-            chunks.append(chunk)
-        return b"".join(chunks)
