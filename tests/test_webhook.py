@@ -1,14 +1,26 @@
-"""Webhook crypto (akool-api.md §5): the self-made vector of §5.4, tampering, wrong keys, replays."""
+"""Webhook crypto (akool-api.md §5): the self-made vector of §5.4, tampering, wrong keys, stale and
+non-finite timestamps, and the replay guard."""
 
 from __future__ import annotations
 
 import base64
 import json
+import threading
 
 import pytest
 
-from akool_ui.akool import AkoolClient, DecryptError, InvalidSignature, StaleWebhook, WebhookError
+from akool_ui.akool import (
+    AkoolClient,
+    DecryptError,
+    InvalidSignature,
+    ReplayedWebhook,
+    StaleWebhook,
+    WebhookError,
+)
 from akool_ui.akool.webhook import (
+    DEFAULT_TOLERANCE_SECONDS,
+    REPLAY_GUARD_MAX_ENTRIES,
+    ReplayGuard,
     decrypt_payload,
     encrypt_payload,
     make_webhook_body,
@@ -162,3 +174,114 @@ def test_numeric_nonce_signs_like_its_string():
     body = make_webhook_body({"_id": "a", "status": 3}, VECTOR_CLIENT_ID, VECTOR_SECRET, nonce="1529")
     body["nonce"] = 1529  # one doc example sends it as a number
     assert parse_webhook(body, VECTOR_CLIENT_ID, VECTOR_SECRET).status == 3
+
+
+# --- non-finite timestamps and replays ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("timestamp", ["NaN", "nan", "Infinity", "-Infinity", "inf", float("nan"), float("inf")])
+def test_non_finite_timestamps_are_refused_as_stale(timestamp):
+    # abs(now - nan) > tolerance is False, so a NaN once slipped through the window check.
+    body = make_webhook_body({"_id": "a", "status": 3}, VECTOR_CLIENT_ID, VECTOR_SECRET, nonce="7")
+    body["timestamp"] = timestamp
+    body["signature"] = sign(VECTOR_CLIENT_ID, timestamp, "7", body["dataEncrypt"])
+    with pytest.raises(StaleWebhook):
+        parse_webhook(body, VECTOR_CLIENT_ID, VECTOR_SECRET)
+
+
+def test_event_carries_the_verified_signature_normalised():
+    body = {**VECTOR_BODY, "signature": " " + VECTOR_BODY["signature"].upper()}
+    assert parse_webhook(body, VECTOR_CLIENT_ID, VECTOR_SECRET, now=VECTOR_NOW).signature == VECTOR_BODY["signature"]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_replay_guard_refuses_a_second_delivery_within_the_window():
+    guard = ReplayGuard(window=60, clock=FakeClock())
+    guard.claim(VECTOR_BODY["signature"])
+    with pytest.raises(ReplayedWebhook) as info:
+        guard.claim(VECTOR_BODY["signature"])
+    assert isinstance(info.value, WebhookError) and info.value.user_message
+    # the signature verifies case- and space-insensitively, so the guard must compare the same way
+    with pytest.raises(ReplayedWebhook):
+        guard.claim(" " + VECTOR_BODY["signature"].upper())
+    guard.claim("0" * 40)  # another callback is not a replay
+    assert len(guard) == 2
+
+
+def test_replay_guard_forgets_after_the_window():
+    clock = FakeClock()
+    guard = ReplayGuard(window=60, clock=clock)
+    guard.claim("a" * 40)
+    clock.now += 59
+    guard.claim("b" * 40)
+    with pytest.raises(ReplayedWebhook):
+        guard.claim("a" * 40)
+    clock.now += 2  # "a" is 61 s old, "b" 2 s
+    guard.claim("a" * 40)  # stale by now anyway: parse_webhook's window refuses it
+    with pytest.raises(ReplayedWebhook):
+        guard.claim("b" * 40)
+    clock.now += 3600
+    assert len(guard) == 0
+
+
+def test_replay_guard_memory_is_bounded_dropping_the_oldest():
+    guard = ReplayGuard(window=60, max_entries=3, clock=FakeClock())
+    for key in "abcd":
+        guard.claim(key * 40)
+    assert len(guard) == 3
+    guard.claim("a" * 40)  # the oldest was dropped to make room
+    for key in "cd":
+        with pytest.raises(ReplayedWebhook):
+            guard.claim(key * 40)
+    assert len(guard) == 3
+
+
+def test_replay_guard_default_bound_and_window_cover_the_tolerance():
+    guard = ReplayGuard()
+    assert guard.max_entries == REPLAY_GUARD_MAX_ENTRIES
+    # accepted at timestamp - tolerance, still acceptable at timestamp + tolerance
+    assert guard.window >= 2 * DEFAULT_TOLERANCE_SECONDS
+    for i in range(REPLAY_GUARD_MAX_ENTRIES + 50):
+        guard.claim(f"{i:040x}")
+    assert len(guard) == REPLAY_GUARD_MAX_ENTRIES
+
+
+def test_replay_guard_release_lets_a_failed_delivery_be_retried():
+    guard = ReplayGuard(clock=FakeClock())
+    guard.claim("a" * 40)
+    guard.release("A" * 40)
+    guard.claim("a" * 40)
+
+
+def test_replay_guard_lets_exactly_one_of_many_concurrent_deliveries_through():
+    guard = ReplayGuard()
+    barrier = threading.Barrier(16)
+    outcomes: list[bool] = []
+
+    def deliver() -> None:
+        barrier.wait()
+        try:
+            guard.claim("c" * 40)
+            outcomes.append(True)
+        except ReplayedWebhook:
+            outcomes.append(False)
+
+    threads = [threading.Thread(target=deliver) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == [False] * 15 + [True]
+
+
+@pytest.mark.parametrize("window, max_entries", [(0, 10), (-1, 10), (60, 0)])
+def test_replay_guard_refuses_useless_settings(window, max_entries):
+    with pytest.raises(ValueError):
+        ReplayGuard(window=window, max_entries=max_entries)

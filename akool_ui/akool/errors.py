@@ -28,7 +28,8 @@ for the page). No secret is ever formatted into any of them.
     └── WebhookError                a callback we must not trust
         ├── InvalidSignature
         ├── DecryptError
-        └── StaleWebhook
+        ├── StaleWebhook
+        └── ReplayedWebhook         verified, but already accepted once (a duplicate delivery)
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ __all__ = [
     "InvalidSignature",
     "DecryptError",
     "StaleWebhook",
+    "ReplayedWebhook",
     "error_for_code",
 ]
 
@@ -234,6 +236,12 @@ class DecryptError(WebhookError):
 
 class StaleWebhook(WebhookError):
     """The timestamp is too far from now (possible replay)."""
+
+
+class ReplayedWebhook(WebhookError):
+    """A verified callback that was already accepted once: a duplicate delivery or a captured replay."""
+
+    default_user_message = "A callback from Akool arrived a second time and the copy was ignored."
 
 
 _ERRORS_BY_CODE: dict[int, type[ApiError]] = {

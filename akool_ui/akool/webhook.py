@@ -7,6 +7,10 @@ are written once:
   dataEncrypt, sorted lexicographically;
 * dataEncrypt = base64(AES-CBC(PKCS#7/16(json))) with key = client secret (AES-128/192/256 by its
   length) and IV = the first 16 bytes of the client id.
+
+``ReplayGuard`` is the one stateful piece: the app keeps one to refuse a second delivery of a callback
+it already accepted (the signature covers the timestamp, so the window check alone allows replays
+inside the window).
 """
 
 from __future__ import annotations
@@ -16,15 +20,18 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import secrets
+import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Mapping
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
 
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from .errors import DecryptError, InvalidSignature, StaleWebhook, WebhookError
+from .errors import DecryptError, InvalidSignature, ReplayedWebhook, StaleWebhook, WebhookError
 
 __all__ = [
     "WebhookEvent",
@@ -34,12 +41,21 @@ __all__ = [
     "decrypt_payload",
     "make_webhook_body",
     "parse_webhook",
+    "ReplayGuard",
     "DEFAULT_TOLERANCE_SECONDS",
+    "REPLAY_WINDOW_SECONDS",
+    "REPLAY_GUARD_MAX_ENTRIES",
 ]
 
 # Akool documents no replay window; 10 minutes covers its retries and clock drift while refusing
 # callbacks captured long ago.
 DEFAULT_TOLERANCE_SECONDS = 600.0
+# A callback passes the window check from (timestamp - tolerance) to (timestamp + tolerance), so a copy
+# can arrive up to twice the tolerance after the original was accepted; remember it that long.
+REPLAY_WINDOW_SECONDS = 2 * DEFAULT_TOLERANCE_SECONDS
+# Akool sends two or three callbacks per job; 10 000 covers thousands of jobs per window while capping
+# the guard at about 1 MB. Only verified callbacks enter it, so only the account holder can fill it.
+REPLAY_GUARD_MAX_ENTRIES = 10_000
 _AES_KEY_SIZES = (16, 24, 32)
 _IV_SIZE = 16
 
@@ -52,6 +68,8 @@ class WebhookEvent:
     status: int
     type: str
     url: str | None
+    signature: str = field(default="", compare=False)
+    """The verified signature, lowercase: it covers every signed field, so it names this exact delivery."""
 
 
 def sign(client_id: str, timestamp: Any, nonce: Any, data_encrypt: str) -> str:
@@ -144,6 +162,8 @@ def parse_webhook(
             sent = float(timestamp) / 1000.0
         except (TypeError, ValueError):
             raise StaleWebhook("webhook timestamp is not a number") from None
+        if not math.isfinite(sent):  # abs(now - nan) > tolerance is False: NaN would pass the window
+            raise StaleWebhook("webhook timestamp is not a finite number")
         if abs((time.time() if now is None else now) - sent) > tolerance:
             raise StaleWebhook("webhook timestamp is outside the accepted window")
     payload = decrypt_payload(data_encrypt, client_id, client_secret)
@@ -156,4 +176,64 @@ def parse_webhook(
         raise DecryptError("webhook payload has no _id")
     url = payload.get("url")
     return WebhookEvent(job_id=job_id.lower(), status=status, type=str(payload.get("type") or ""),
-                        url=str(url) if url else None)
+                        url=str(url) if url else None, signature=signature.strip().lower())
+
+
+class ReplayGuard:
+    """Refuses a second delivery of a callback already accepted, for as long as its timestamp passes.
+
+    Keyed by the verified signature, normalised as ``verify_signature`` compares it: the signature covers
+    client id, timestamp, nonce and dataEncrypt, so re-spelling a field in a way the signature cannot
+    see (a numeric timestamp sent as a string, an upper-case signature) is still the same delivery.
+    Claim only after the signature verified, or forged bodies could push real entries out. Thread-safe;
+    ``clock`` is injectable so tests can move time.
+    """
+
+    def __init__(
+        self, window: float = REPLAY_WINDOW_SECONDS, *, max_entries: int = REPLAY_GUARD_MAX_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        if window <= 0 or max_entries < 1:
+            raise ValueError("a replay guard needs a positive window and room for at least one entry")
+        self.window = float(window)
+        self.max_entries = int(max_entries)
+        self._clock = clock
+        self._lock = threading.Lock()
+        # signature -> when it may be forgotten; one window for all, so insertion order is expiry order
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._forget_expired(self._clock())
+            return len(self._seen)
+
+    def __repr__(self) -> str:
+        return f"ReplayGuard(window={self.window:g}, max_entries={self.max_entries})"
+
+    def claim(self, signature: str) -> None:
+        """Remember this delivery; raise ReplayedWebhook if it was already claimed within the window."""
+        key = _replay_key(signature)
+        with self._lock:
+            now = self._clock()
+            self._forget_expired(now)
+            if key in self._seen:
+                raise ReplayedWebhook("webhook was already delivered and accepted")
+            self._seen[key] = now + self.window
+            while len(self._seen) > self.max_entries:
+                self._seen.popitem(last=False)
+
+    def release(self, signature: str) -> None:
+        """Forget a claim whose callback could not be applied, so Akool's retry of it is not refused."""
+        with self._lock:
+            self._seen.pop(_replay_key(signature), None)
+
+    def _forget_expired(self, now: float) -> None:
+        while self._seen:
+            key, expires = next(iter(self._seen.items()))
+            if expires > now:
+                return
+            del self._seen[key]
+
+
+def _replay_key(signature: str) -> str:
+    return str(signature).strip().lower()

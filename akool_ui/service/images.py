@@ -9,6 +9,8 @@ any decoder failure becomes an ``ImageValidationError`` whose message is one sen
 from __future__ import annotations
 
 import io
+import threading
+import warnings
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -27,6 +29,7 @@ __all__ = [
     "MAX_ORIGINAL_PIXELS",
     "PREVIEW_LONG_SIDE",
     "PREVIEW_QUALITY",
+    "check_upload_header",
     "image_info",
     "prepare_original",
     "make_preview",
@@ -64,6 +67,10 @@ PREVIEW_REDUCING_GAP = 3.0
 Image.MAX_IMAGE_PIXELS = MAX_ORIGINAL_PIXELS
 # Truncated files must fail, not decode half grey (this is Pillow's default; we rely on it).
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+# Uploads decoded at once: a 50 MP source costs ~150 MB while normalised; a burst of them must queue
+# rather than take the process's memory with it (results have their own bounded pools in the tracker).
+UPLOAD_DECODE_SLOTS = 2
+_upload_decodes = threading.BoundedSemaphore(UPLOAD_DECODE_SLOTS)
 
 Source = Union[bytes, bytearray, memoryview, str, "PathLike[str]", Image.Image]
 
@@ -197,6 +204,44 @@ def image_info(data: bytes | bytearray | memoryview) -> tuple[str, int, int]:
         raise ImageValidationError("That file is not an image; please choose another.") from None
 
 
+def check_upload_header(path: str | PathLike[str], *, max_bytes: int = MAX_UPLOAD_BYTES,
+                        max_pixels: int = MAX_UPLOAD_PIXELS) -> tuple[str, int, int]:
+    """``(format, width, height)`` of an uploaded file, judged from its size and header alone.
+
+    Runs before anything decodes a pixel, so a tiny file that claims 12000×12000 pixels (or a text file
+    named ``.png``) costs a header read, not gigabytes. Raises ImageValidationError with a sentence."""
+    try:
+        size = Path(path).stat().st_size
+    except OSError:
+        raise ImageValidationError("The upload did not arrive; please choose the image again.") from None
+    if size == 0:
+        raise ImageValidationError("The image file is empty; please choose another.")
+    if size > max_bytes:
+        raise ImageValidationError(
+            f"The image is too large ({size / 2**20:.1f} MB); please use one under {max_bytes // 2**20} MB."
+        )
+    try:
+        with warnings.catch_warnings():  # Pillow warns about big headers; we refuse them just below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path, formats=ACCEPTED_FORMATS) as image:
+                fmt, (width, height) = str(image.format), image.size
+    except Image.DecompressionBombError:
+        fmt, width, height = "", max_pixels, max_pixels  # far over the limit: refused just below
+    except Exception:  # not one of ours; say what it is if we can tell
+        with open(path, "rb") as fh:
+            kind = _sniff(fh.read(64 * 1024))
+        if kind:
+            raise ImageValidationError(f"{kind} images are not supported; please use a PNG, JPEG or WebP image.") from None
+        raise ImageValidationError("That file is not a PNG, JPEG or WebP image; please choose another.") from None
+    if width < 1 or height < 1:
+        raise ImageValidationError("The image has no pixels; please choose another.")
+    if width * height > max_pixels:
+        raise ImageValidationError(
+            f"The image is too large ({width}×{height} pixels); please use one under {_megapixels(max_pixels)} megapixels."
+        )
+    return fmt, width, height
+
+
 def prepare_original(data: bytes | bytearray | memoryview) -> PreparedOriginal:
     """Check a downloaded result: a PNG/JPEG/WebP that decodes completely, at most 80 MP and 100 MB."""
     data = _as_bytes(data)
@@ -268,6 +313,11 @@ def validate_upload(
     it has transparency or was a PNG, else as JPEG (quality 95). Only the first frame of an animation is
     kept."""
     data = _as_bytes(data)
+    with _upload_decodes:
+        return _normalise_upload(data, max_bytes=max_bytes, max_pixels=max_pixels)
+
+
+def _normalise_upload(data: bytes, *, max_bytes: int, max_pixels: int) -> NormalizedImage:
     image = _open(data, max_pixels=max_pixels, max_bytes=max_bytes)
     source_format = str(image.format)
     icc = image.info.get("icc_profile")  # colour, not metadata: keep it so colours stay right

@@ -15,7 +15,7 @@ from typing import Iterable
 from ..akool.client import AkoolClient
 from ..akool.errors import AuthError, InvalidRequest
 from ..akool.models import ImageRequest
-from ..akool.webhook import WebhookEvent
+from ..akool.webhook import ReplayGuard, WebhookEvent
 from ..netguard import UnsafeUrl, check_public_url
 from ..settings import Settings
 from .demo import DemoBackend
@@ -84,6 +84,7 @@ class Studio:
             self.store.cache_dir / "uploads", public_url=settings.public_url, demo=self.demo is not None
         )
         self.local_url: str | None = None
+        self._replays = ReplayGuard()  # verified callbacks already accepted, refused if delivered again
         self.tracker = JobTracker(
             self.store,
             poll_interval=settings.poll_interval,
@@ -238,12 +239,19 @@ class Studio:
     # --- webhooks --------------------------------------------------------------------------------------
 
     def on_webhook(self, body: object) -> bool:
-        """Verify and apply an Akool callback. Raises WebhookError if it must not be trusted."""
+        """Verify and apply an Akool callback. Raises WebhookError if it must not be trusted
+        (ReplayedWebhook for a second delivery of a callback already accepted)."""
         client = self._server_client
         if client is None:
             return False
         event: WebhookEvent = client.parse_webhook(body)
-        accepted = self.tracker.on_webhook(event)
+        # Claimed only once the signature verified, so unverified garbage cannot fill the guard.
+        self._replays.claim(event.signature)
+        try:
+            accepted = self.tracker.on_webhook(event)
+        except BaseException:
+            self._replays.release(event.signature)  # not applied: a retry of it must get through
+            raise
         log.info("webhook for job %s (status %s): %s", event.job_id, event.status, "applied" if accepted else "unknown job")
         return accepted
 

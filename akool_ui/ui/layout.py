@@ -12,6 +12,7 @@ import gradio as gr
 from ..akool.models import BUTTONS, RESOLUTIONS, SCALES, UPSCALE_BUTTONS, VARIATION_BUTTONS
 from .assets import EXAMPLE_SOURCE
 from .media import MediaLinks
+from .source_image import SourceImage
 from .handlers import (
     API_CONCURRENCY,
     QUICK_CONCURRENCY,
@@ -88,7 +89,7 @@ def build_ui(studio: "Studio", *, browser_secret: str, media: MediaLinks | None 
                 # Always rendered (an Accordion would keep these ids out of the page until opened).
                 with gr.Group(elem_id="source-panel"):
                     with gr.Row(equal_height=True):
-                        source_image = gr.Image(
+                        source_image = SourceImage(
                             label="Source image (optional: image-to-image)", type="filepath",
                             sources=["upload", "clipboard"], height=170, elem_id="source-image", min_width=160,
                         )
@@ -198,7 +199,8 @@ def build_ui(studio: "Studio", *, browser_secret: str, media: MediaLinks | None 
         )
 
         for source in (source_image, source_url):
-            source.change(h.source_changed, [source_image, source_url], similar, queue=False, **_PRIVATE)
+            # Queued (not queue=False): only queued events show a refused upload's sentence as a toast.
+            source.change(h.source_changed, [source_image, source_url], similar, **_QUICK, **_PRIVATE)
 
         # Private events still get an api_name (from the function name unless given): name them so they
         # never take "generate" & co. from the public endpoints below.

@@ -42,7 +42,7 @@ from fastapi.routing import APIRoute
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..akool.errors import AkoolError
+from ..akool.errors import AkoolError, ReplayedWebhook
 from ..service.images import MAX_UPLOAD_BYTES
 from ..service.owners import load_owner_key
 from ..service.studio import WEBHOOK_ROUTE
@@ -143,16 +143,52 @@ def create_routes(studio: "Studio") -> list[APIRoute]:
             content_disposition_type="inline",
         )
 
+    async def read_capped_body(request: Request) -> bytes | None:
+        """The request body, or None as soon as it is known to exceed MAX_WEBHOOK_BYTES: a declared
+        length is refused before reading anything, and a chunked body is cut off at the cap, so an
+        oversize body never sits in memory."""
+        try:
+            declared = int(request.headers.get("content-length", ""))
+        except ValueError:
+            declared = None  # chunked (the server itself refuses a malformed length)
+        if declared is not None and declared > MAX_WEBHOOK_BYTES:
+            return None
+        chunks: list[bytes] = []
+        total = 0
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > MAX_WEBHOOK_BYTES:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def is_webhook_shape(payload: object) -> bool:
+        """A JSON object whose four Akool fields are strings or numbers (JSON true/false are not)."""
+        if not isinstance(payload, dict):
+            return False
+        values = [payload.get(name) for name in ("signature", "dataEncrypt", "timestamp", "nonce")]
+        return all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in values)
+
     async def webhook(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_WEBHOOK_BYTES:
+        body = await read_capped_body(request)
+        if body is None:
+            log.warning("refused a webhook body over %d bytes", MAX_WEBHOOK_BYTES)
             return JSONResponse({"ok": False}, status_code=413)
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting raises RecursionError well under the cap
+            return JSONResponse({"ok": False}, status_code=400)
+        if not is_webhook_shape(payload):
             return JSONResponse({"ok": False}, status_code=400)
         try:
             accepted = await anyio.to_thread.run_sync(studio.on_webhook, payload)
+        except ReplayedWebhook:
+            # Verified, and applied when it first came. Akool retries anything but 200, and an exact
+            # copy is most likely its retry of a delivery whose 200 got lost: answer 200 so it stops
+            # (a 400 would only bring more copies), with ok false because nothing was applied again.
+            # A captured copy replayed by someone else gets the same answer and changes nothing.
+            log.info("ignored a repeated webhook delivery")
+            return JSONResponse({"ok": False, "duplicate": True}, status_code=200)
         except AkoolError as exc:  # WebhookError: bad signature, stale, undecryptable
             log.warning("refused a webhook: %s", type(exc).__name__)
             accepted = False

@@ -171,6 +171,35 @@ def test_image_to_image_from_an_upload(app_process, page, screenshots):
     page.screenshot(path=str(screenshots / "05-image-to-image.png"), full_page=True)
 
 
+def test_bad_uploads_are_refused_with_a_sentence_at_once(app_process, page, tmp_path):
+    """A text file named .png, an empty file and a tiny PNG claiming 12000x12000 pixels: each is refused
+    with its own sentence as soon as it is uploaded, and the server keeps answering."""
+    from tests.test_security_uploads import header_bomb_png
+
+    cases = {
+        "not-an-image.png": (b"hello, I am text\n", "not a PNG, JPEG or WebP"),
+        "empty.png": (b"", "empty"),
+        "bomb.png": (header_bomb_png(), "12000×12000 pixels"),
+    }
+    for name, (data, expected) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        page.goto(app_process.url)  # a fresh, empty source box each time
+        page.locator("#prompt textarea").wait_for()
+        page.locator("#source-image input[type=file]").set_input_files(str(path))
+        page.wait_for_function(
+            "(text) => [...document.querySelectorAll('[data-testid=toast-text]')].some(t => t.innerText.includes(text))",
+            arg=expected,
+        )
+        texts = page.locator("[data-testid='toast-text']").all_inner_texts()
+        assert all(t.strip() != "Error" for t in texts), texts
+    page.goto(app_process.url)
+    page.locator("#prompt textarea").wait_for()
+    page.locator("#prompt textarea").fill("Still here")
+    page.locator("#generate").click()
+    _watch_status(page, lambda t: "done" in t or "failed" in t)
+
+
 def test_errors_are_one_sentence_and_the_form_keeps_its_values(app_process, page, screenshots):
     page.goto(app_process.url)
     page.locator("#prompt textarea").wait_for()
