@@ -135,6 +135,11 @@ def _validate_choice(value: Any, allowed: tuple[str, ...], name: str) -> str:
     return text
 
 
+def _is_number(value: object) -> bool:
+    """A finite int or float (bool is an int to Python, but ``true`` is not a batch size)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 @dataclass(frozen=True)
 class ImageRequest:
     """A v4 ``createBySourcePrompt`` request: text-to-image, or image-to-image with a source URL."""
@@ -162,21 +167,16 @@ class ImageRequest:
                 user_message="The 'Original' aspect ratio needs a source image.",
             )
         set_(self, "resolution", _validate_choice(self.resolution, RESOLUTIONS, "resolution"))
-        try:
-            batch = int(self.batch_quantity)
-            ok = batch == self.batch_quantity and 1 <= batch <= 4
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
+        # Judged as given (an API caller may send anything JSON holds): a real number, never a bool or a
+        # string; 2.0 is a whole number, 2.5 is not rounded down to 2.
+        raw_batch = self.batch_quantity
+        if not _is_number(raw_batch) or not float(raw_batch).is_integer() or not 1 <= raw_batch <= 4:
             raise InvalidRequest("batch_quantity out of range", user_message="The batch size must be 1, 2, 3 or 4.")
-        set_(self, "batch_quantity", batch)
-        try:
-            similar = float(self.similar)
-        except (TypeError, ValueError):
-            similar = math.nan
-        if not 0.0 <= similar <= 1.0:  # also refuses NaN
+        set_(self, "batch_quantity", int(raw_batch))
+        raw_similar = self.similar
+        if not _is_number(raw_similar) or not 0.0 <= float(raw_similar) <= 1.0:
             raise InvalidRequest("similar out of range", user_message="'Similar' must be a number from 0 to 1.")
-        set_(self, "similar", similar)
+        set_(self, "similar", float(raw_similar))
         if self.webhook_url:
             set_(self, "webhook_url", validate_source_url(self.webhook_url))
 

@@ -123,8 +123,24 @@ async def _in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 def _key(api_key: str | None) -> str | None:
-    text = (api_key or "").strip()
+    text = _text(api_key, "api_key").strip()
     return text or None
+
+
+def _text(value: Any, name: str) -> str:
+    """An API argument that must be text (None counts as empty): checked as sent, never coerced."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise gr.Error(f"'{name}' must be text.", print_exception=False)
+    return value
+
+
+def _flag(value: Any, name: str) -> bool:
+    """An API argument that must be true or false (``"false"`` is not)."""
+    if not isinstance(value, bool):
+        raise gr.Error(f"'{name}' must be true or false.", print_exception=False)
+    return value
 
 
 def _download_name(record: JobRecord, index: int, path: Path | None) -> str | None:
@@ -307,7 +323,7 @@ class StudioHandlers:
         url = (source_url or "").strip() or None
         fields = dict(
             prompt=prompt, negative_prompt=negative or "", scale=scale, resolution=resolution,
-            batch_quantity=int(batch or 1), similar=similar if similar is not None else 0.5,
+            batch_quantity=1 if batch is None else batch, similar=0.5 if similar is None else similar,
         )
         if not source_image:
             return ImageRequest(**fields, source_image_url=url)
@@ -520,7 +536,7 @@ class StudioHandlers:
     # --- named API endpoints (gradio_client) -------------------------------------------------------
 
     def _api_session(self, session: str) -> str:
-        session = (session or "").strip()
+        session = _text(session, "session").strip()
         if session and not is_browser_id(session):
             raise gr.Error(
                 "The session must be 16-64 characters of letters, digits, '-' or '_' (or empty for a new one).",
@@ -577,9 +593,11 @@ class StudioHandlers:
             api_key is optional (your own Akool key; never stored)."""
             session = self._api_session(session)
             owner = self.owner(api_key, session)
+            wait = _flag(wait, "wait")
             request = ImageRequest(
-                prompt=prompt, negative_prompt=negative_prompt or "", scale=scale, resolution=resolution,
-                batch_quantity=int(batch), source_image_url=(source_url or "").strip() or None, similar=float(similar),
+                prompt=_text(prompt, "prompt"), negative_prompt=_text(negative_prompt, "negative_prompt"),
+                scale=_text(scale, "scale"), resolution=_text(resolution, "resolution"),
+                batch_quantity=batch, source_image_url=_text(source_url, "source_url").strip() or None, similar=similar,
             )
             records = await _in_thread(self.studio.submit, request, api_key=_key(api_key), owner=owner)
             ids = [r.id for r in records]
@@ -593,6 +611,8 @@ class StudioHandlers:
             """Press U1-U4 (4K upscale) or V1-V4 (variation) on a finished job of yours; returns the new job."""
             session = self._api_session(session)
             owner = self.owner(api_key, session)
+            wait = _flag(wait, "wait")
+            job_id, button = _text(job_id, "job_id"), _text(button, "button")
             child = await _in_thread(self.studio.press, job_id, button, api_key=_key(api_key), owner=owner)
             records = await self._api_wait([child.id], owner) if wait else [child]
             return {"session": session, "jobs": await _in_thread(lambda: [self._api_job(r) for r in records])}
@@ -601,7 +621,7 @@ class StudioHandlers:
         async def job(job_id: str, api_key: str = "", session: str = "") -> dict:
             """One of your jobs as it is now: state, buttons, lineage and its images (preview and original)."""
             session = self._api_session(session)
-            record = await _in_thread(self.studio.get, job_id, self.owner(api_key, session))
+            record = await _in_thread(self.studio.get, _text(job_id, "job_id"), self.owner(api_key, session))
             if record is None:
                 raise gr.Error("There is no job with that id in this session's history.", print_exception=False)
             return {"session": session, "jobs": [self._api_job(record)]}
