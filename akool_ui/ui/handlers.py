@@ -482,9 +482,10 @@ class StudioHandlers:
 
     @user_errors
     def forget_key(self, query: str, browser_id: str) -> tuple:
-        """Clear the key from the box and from this browser's storage; show the browser's own history."""
+        """Clear the key from the box and from this browser's storage (and stop remembering it); show the
+        browser's own history."""
         state = new_history_state((query or "").strip())
-        return ("", {"k": ""}, *self._history_outputs(state, self.owner(None, browser_id)))
+        return ("", {"k": ""}, False, *self._history_outputs(state, self.owner(None, browser_id)))
 
     @user_errors
     def history_older(self, state: dict[str, Any], api_key: str, browser_id: str) -> tuple:

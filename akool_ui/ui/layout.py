@@ -43,8 +43,17 @@ _SESSION_JS = """(id, key) => {
         const bytes = crypto.getRandomValues(new Uint8Array(24));
         id = btoa(String.fromCharCode(...bytes)).replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, "");
     }
-    return [id, (key && typeof key.k === "string") ? key.k : ""];
+    const saved = (key && typeof key.k === "string") ? key.k : "";
+    return [id, saved, saved !== ""];
 }"""
+# What goes into the key's localStorage entry: the key only when "remember" is ticked.
+_STORE_KEY_JS = "(k, remember) => ({k: remember ? (k || '') : ''})"
+# Honest about what "encrypted" localStorage is worth: the secret is in the page config every visitor gets.
+KEY_INFO = (
+    "Sent to Akool for your requests only; this server never stores it. Unless you tick Remember, it is "
+    "forgotten when you close the page. A remembered key sits in this browser's storage, where anyone "
+    "using this browser could read it."
+)
 
 
 def _banner(studio: "Studio") -> tuple[str, list[str]]:
@@ -67,7 +76,8 @@ def build_ui(studio: "Studio", *, browser_secret: str, media: MediaLinks | None 
     banner_text, banner_classes = _banner(studio)
 
     with gr.Blocks(title=TITLE, delete_cache=DELETE_CACHE) as demo:
-        # Per-browser values, kept in that browser's localStorage (encrypted), never on the server.
+        # Per-browser values, kept in that browser's localStorage, never on the server. BrowserState
+        # "encrypts" them with a secret that is in every visitor's page config: obfuscation, not protection.
         browser_store = gr.BrowserState(None, storage_key=BROWSER_ID_KEY, secret=browser_secret)
         # Stored as {"k": key}: BrowserState never writes a falsy value, so "" could not clear a saved key.
         key_store = gr.BrowserState(None, storage_key=API_KEY_KEY, secret=browser_secret)
@@ -118,10 +128,13 @@ def build_ui(studio: "Studio", *, browser_secret: str, media: MediaLinks | None 
                     with gr.Row(equal_height=True):
                         api_key = gr.Textbox(
                             label="Your Akool API key (optional)", type="password", elem_id="api-key",
-                            placeholder="Paste your key", scale=4,
-                            info="Kept only in this browser. Leave empty to use this app's own setup.",
+                            placeholder="Paste your key (leave empty to use this app's own setup)", scale=4,
+                            info=KEY_INFO,
                         )
                         forget_key = gr.Button("Forget key", size="sm", elem_id="forget-key", scale=1, min_width=90)
+                    remember_key = gr.Checkbox(
+                        False, label="Remember my key on this browser", elem_id="remember-key", container=False,
+                    )
 
             # --- the results ------------------------------------------------------------------------
             with gr.Column(scale=3, min_width=360):
@@ -188,14 +201,18 @@ def build_ui(studio: "Studio", *, browser_secret: str, media: MediaLinks | None 
 
         # Page load, in the browser alone (no round trip, so it is done before anyone can click): give this
         # browser its random id if it has none, and put a remembered key back in its box. Then the history.
-        demo.load(None, [browser_store, key_store], [browser_store, api_key], js=_SESSION_JS, **_PRIVATE).then(
+        demo.load(
+            None, [browser_store, key_store], [browser_store, api_key, remember_key], js=_SESSION_JS, **_PRIVATE
+        ).then(
             h.start_session, [browser_store, api_key], history_outputs, **_QUICK, **_PRIVATE
         )
-        api_key.change(None, api_key, key_store, js="(k) => ({k: k || ''})", queue=False, **_PRIVATE)
+        for remembered in (api_key, remember_key):
+            remembered.change(None, [api_key, remember_key], key_store, js=_STORE_KEY_JS, queue=False, **_PRIVATE)
         api_key.submit(**refresh_history)
         api_key.blur(**refresh_history)
         forget_key.click(
-            h.forget_key, [history_search, browser_store], [api_key, key_store, *history_outputs], **_QUICK, **_PRIVATE
+            h.forget_key, [history_search, browser_store], [api_key, key_store, remember_key, *history_outputs],
+            **_QUICK, **_PRIVATE,
         )
 
         for source in (source_image, source_url):

@@ -277,12 +277,26 @@ def test_api_key_stays_in_this_browser_and_switches_the_history(app_process, pag
     assert _wait_images(page, "history", 1) == 1
 
     key_box = page.locator("#api-key input")
+    remember = page.locator("#remember-key input[type=checkbox]")
     assert key_box.get_attribute("type") == "password"
+    assert "anyone using this browser could read it" in page.locator("#api-key").inner_text()
+    # by default the key lives for this visit only
+    assert not remember.is_checked()
     key_box.fill(key)
     key_box.press("Enter")  # another owner: this key has no jobs here
     page.wait_for_function("() => document.querySelectorAll('#history .thumbnail-item').length === 0")
     page.reload()
+    page.locator("#prompt textarea").wait_for()
+    assert _wait_images(page, "history", 1) == 1  # the browser's own history again: the key is gone
+    assert key_box.input_value() == "" and not remember.is_checked()
+    # "remember" is an explicit choice, and survives a reload
+    key_box.fill(key)
+    key_box.press("Enter")
+    remember.check()
+    page.wait_for_function("() => document.querySelectorAll('#history .thumbnail-item').length === 0")
+    page.reload()
     page.wait_for_function(f"() => document.querySelector('#api-key input')?.value === {key!r}")
+    assert remember.is_checked()
     page.wait_for_function("() => (document.querySelector('#history-pager')?.innerText || '').includes('No jobs yet')")
     # the key is in this browser's localStorage only, and encrypted there
     stored = page.evaluate("() => JSON.stringify(Object.entries(window.localStorage))")
@@ -297,6 +311,7 @@ def test_api_key_stays_in_this_browser_and_switches_the_history(app_process, pag
 
     page.locator("#forget-key").click()
     page.wait_for_function("() => document.querySelector('#api-key input')?.value === ''")
+    assert not remember.is_checked()
     assert _wait_images(page, "history", 1) == 1  # back to this browser's own demo history
     page.reload()
     page.locator("#prompt textarea").wait_for()
