@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from th
 
 from akool_ui.akool.client import AkoolClient  # noqa: E402
 from akool_ui.akool.models import ImageRequest  # noqa: E402
-from akool_ui.service.records import RecordState  # noqa: E402
+from akool_ui.jobs import RecordState  # noqa: E402
 from akool_ui.service.store import JobStore  # noqa: E402
 from akool_ui.service.tracker import JobTracker  # noqa: E402
 from akool_ui.simulator import SimulatorServer  # noqa: E402

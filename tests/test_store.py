@@ -17,7 +17,7 @@ from PIL import Image
 from akool_ui.akool.errors import InvalidRequest
 from akool_ui.akool.models import ImageRequest, Job, JobStatus
 from akool_ui.service.images import ImageValidationError
-from akool_ui.service.records import (
+from akool_ui.jobs import (
     MAX_DOWNLOAD_ATTEMPTS,
     SCHEMA_VERSION,
     ImageEntry,

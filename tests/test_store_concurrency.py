@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from akool_ui.service.records import JobRecord, RecordState
+from akool_ui.jobs import JobRecord, RecordState
 from akool_ui.service.store import JobStore
 
 OWNER = "owner-concurrency"

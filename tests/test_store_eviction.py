@@ -10,7 +10,7 @@ import logging
 
 import pytest
 
-from akool_ui.service.records import ImageState, RecordState
+from akool_ui.jobs import ImageState, RecordState
 from akool_ui.service.store import DEFAULT_MIN_AGE_SECONDS, JobStore
 from akool_ui.settings import Settings
 from tests.client_helpers import FakeTime

@@ -16,7 +16,7 @@ from akool_ui.akool.errors import CannotOperate, GenerationFailed, JobNotFound
 from akool_ui.akool.models import ImageRequest
 from akool_ui.akool.transport import RetryPolicy
 from akool_ui.akool.webhook import parse_webhook
-from akool_ui.service.records import ImageState, RecordState
+from akool_ui.jobs import ImageState, RecordState
 from akool_ui.service.store import JobStore
 from akool_ui.service.tracker import JobTracker
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from akool_ui.akool.client import AkoolClient
-from akool_ui.service.records import RecordState
+from akool_ui.jobs import RecordState
 from akool_ui.service.store import JobStore
 from akool_ui.service.tracker import JobTracker
 from akool_ui.simulator import SimulatorServer

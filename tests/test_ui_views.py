@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from akool_ui.service.records import ImageState, JobRecord, RecordState
+from akool_ui.jobs import ImageState, JobRecord, RecordState
 from akool_ui.ui import views
 
 PARENT = "6650a1b2c3d4e5f6a7b8c9d0"

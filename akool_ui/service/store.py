@@ -41,7 +41,7 @@ from diskcache.core import MODE_RAW, MODE_TEXT
 
 from ..akool.models import validate_job_id
 from . import images
-from .records import (
+from ..jobs import (
     IMAGE_EXTENSIONS,
     MAX_IMAGES_PER_JOB,
     ImageEntry,

@@ -20,7 +20,7 @@ from ..netguard import UnsafeUrl, check_public_url
 from ..settings import Settings
 from .demo import DemoBackend
 from .owners import OwnerHasher, is_browser_id, load_owner_key
-from .records import JobRecord, Page
+from ..jobs import JobRecord, Page
 from .store import JobStore
 from .tracker import JobTracker, Subscription
 from .uploads import UploadStore

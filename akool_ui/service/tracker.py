@@ -45,7 +45,7 @@ from ..akool.errors import (
 from ..akool.models import UPSCALE_BUTTONS, ImageRequest, Job, JobStatus, validate_button, validate_job_id
 from ..akool.webhook import WebhookEvent
 from . import downloads, images
-from .records import ImageState, JobRecord, Page, RecordState
+from ..jobs import ImageState, JobRecord, Page, RecordState
 from .store import JobStore, RecordNotFound
 
 __all__ = ["JobTracker", "JobEvent", "Subscription", "ClientResolver"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..service.records import RecordState
+from ..jobs import RecordState
 
 ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
 CSS_PATH = ASSETS_DIR / "studio.css"

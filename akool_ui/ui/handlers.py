@@ -27,7 +27,7 @@ from ..akool.models import BUTTONS, ImageRequest
 from ..service.exports import zip_files
 from ..service.images import ImageValidationError
 from ..service.owners import is_browser_id, new_browser_id
-from ..service.records import JobRecord, RecordState
+from ..jobs import JobRecord, RecordState
 from ..service.uploads import NoPublicUrl
 from . import views
 from .media import MediaLinks

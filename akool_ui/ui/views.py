@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from ..akool.models import BUTTONS
-from ..service.records import ImageEntry, ImageState, JobRecord, RecordState
+from ..jobs import ImageEntry, ImageState, JobRecord, RecordState
 
 __all__ = [
     "GalleryItem",
