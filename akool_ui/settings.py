@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlsplit
 
 DEFAULT_BASE_URL = "https://openapi.akool.com"
 # The official demo polls every 3 s; we start faster and back off (see service/tracker.py).
@@ -18,6 +20,10 @@ DEFAULT_CACHE_LIMIT_GB = 5.0
 SHARED_OWNER_FRACTION = 0.25
 # A result must outlive a browser session's first look at it before any eviction may touch it.
 DEFAULT_CACHE_MIN_AGE_HOURS = 1.0
+# At 1000x a simulated 30-50 s job takes 30-50 ms, already faster than a poll; more is only a typo.
+MAX_DEMO_SPEED = 1000.0
+# A value is echoed in an error at most this long: enough to spot a typo, too short to spill a secret.
+_ECHO_CHARS = 40
 
 
 def _default_cache_dir(env: Mapping[str, str]) -> Path:
@@ -27,28 +33,66 @@ def _default_cache_dir(env: Mapping[str, str]) -> Path:
     return Path(base) / "akool-studio"
 
 
-def _parse_float(name: str, raw: str, minimum: float | None) -> float:
-    """``raw`` as a number greater than 0 (or at least ``minimum`` when given); ValueError naming ``name``."""
+def _echo(raw: str) -> str:
+    """``", got '...'"`` for an error message, or nothing when ``raw`` may hold a credential (``@ ? #``)."""
+    if any(c in raw for c in "@?#"):
+        return ""
+    return f", got {raw[:_ECHO_CHARS]!r}"
+
+
+def _parse_float(name: str, raw: str, minimum: float | None = None, maximum: float | None = None) -> float:
+    """``raw`` as a finite number greater than 0 (or at least ``minimum`` when given, at most ``maximum``);
+    ValueError naming ``name``. nan and inf are refused: every comparison with nan is False, so it would
+    slip past a range check and break whatever uses it much later."""
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw[:40]!r}") from None
+        raise ValueError(f"{name} must be a number{_echo(raw)}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number{_echo(raw)}")
     if minimum is None and value <= 0:
         raise ValueError(f"{name} must be greater than 0")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be at least {minimum:g}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum:g}")
     return value
 
 
-def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float | None = None) -> float:
+def _http_url(name: str, raw: str) -> str:
+    """``raw`` without trailing slashes if it is an http(s) URL with a host; ValueError naming ``name``.
+
+    User info, a query or a fragment are refused: they could carry a credential into logs and links, and
+    paths are appended to these URLs."""
+    if any(c.isspace() or not c.isprintable() for c in raw):
+        raise ValueError(f"{name} must be a URL without spaces or control characters")
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        raise ValueError(f"{name} is not a valid URL{_echo(raw)}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"{name} must start with http:// or https://{_echo(raw)}")
+    if "@" in parts.netloc:
+        raise ValueError(f"{name} must not contain a user name or password")
+    if not parts.hostname:
+        raise ValueError(f"{name} must name a host{_echo(raw)}")
+    if "?" in raw or "#" in raw:
+        raise ValueError(f"{name} must not have a query (?...) or fragment (#...)")
+    return raw.rstrip("/")
+
+
+def _float(
+    env: Mapping[str, str], name: str, default: float, *, minimum: float | None = None, maximum: float | None = None
+) -> float:
     raw = env.get(name, "").strip()
-    return _parse_float(name, raw, minimum) if raw else default
+    return _parse_float(name, raw, minimum, maximum) if raw else default
 
 
 def _optional_float(env: Mapping[str, str], name: str) -> float | None:
     """Like ``_float`` but None when unset: the default depends on other settings."""
     raw = env.get(name, "").strip()
-    return _parse_float(name, raw, None) if raw else None
+    return _parse_float(name, raw) if raw else None
 
 
 @dataclass(frozen=True)
@@ -90,8 +134,14 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env
         space_host = env.get("SPACE_HOST", "").strip()
-        public_url = env.get("AKOOL_PUBLIC_URL", "").strip() or (f"https://{space_host}" if space_host else "")
+        public_url = env.get("AKOOL_PUBLIC_URL", "").strip()
+        if public_url:
+            public_url = _http_url("AKOOL_PUBLIC_URL", public_url)
+        elif space_host:  # Hugging Face Spaces names the host; it serves https
+            public_url = _http_url("SPACE_HOST", f"https://{space_host}")
         base_url = env.get("AKOOL_BASE_URL", "").strip()
+        if base_url:
+            base_url = _http_url("AKOOL_BASE_URL", base_url)
         cache_dir = env.get("AKOOL_CACHE_DIR", "").strip()
         return cls(
             api_key=env.get("AKOOL_API_KEY", "").strip() or None,
@@ -105,6 +155,6 @@ class Settings:
             public_url=public_url.rstrip("/") or None,
             poll_interval=_float(env, "AKOOL_POLL_INTERVAL", DEFAULT_POLL_INTERVAL),
             job_deadline=_float(env, "AKOOL_JOB_DEADLINE", DEFAULT_JOB_DEADLINE),
-            demo_speed=_float(env, "AKOOL_DEMO_SPEED", 1.0),
+            demo_speed=_float(env, "AKOOL_DEMO_SPEED", 1.0, maximum=MAX_DEMO_SPEED),
             base_url_from_env=bool(base_url),
         )

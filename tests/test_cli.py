@@ -304,6 +304,28 @@ def test_missing_credentials_say_what_to_set(env, capsys, monkeypatch):
     assert set(counts(env, before).values()) == {0}
 
 
+@pytest.mark.parametrize(
+    "variable, value, sentence",
+    [
+        ("AKOOL_POLL_INTERVAL", "nan", "AKOOL_POLL_INTERVAL must be a finite number, got 'nan'."),
+        ("AKOOL_POLL_INTERVAL", "inf", "AKOOL_POLL_INTERVAL must be a finite number, got 'inf'."),
+        ("AKOOL_DEMO_SPEED", "0", "AKOOL_DEMO_SPEED must be greater than 0."),
+        ("AKOOL_CACHE_MIN_AGE_HOURS", "-1", "AKOOL_CACHE_MIN_AGE_HOURS must be at least 0."),
+        ("AKOOL_PUBLIC_URL", "https://user:pw@example.com",
+         "AKOOL_PUBLIC_URL must not contain a user name or password."),
+    ],
+)
+def test_a_bad_setting_is_one_sentence_exit_2_and_nothing_is_sent(env, capsys, monkeypatch, variable, value, sentence):
+    monkeypatch.setenv(variable, value)
+    before = counts(env)
+    # (--timeout bounds the wait should a bad interval ever get through: inf would otherwise sleep it out)
+    for argv in (["generate", "--prompt", "x", "--wait", "--timeout", "5"],
+                 ["result", "--id", "0123456789abcdef01234567"]):
+        code, out, err = run(capsys, *argv)
+        assert (code, out, err) == (2, "", f"error: {sentence}\n")
+    assert set(counts(env, before).values()) == {0}
+
+
 def test_the_client_id_and_secret_work_through_get_token(env, capsys, monkeypatch):
     monkeypatch.delenv("AKOOL_API_KEY")
     monkeypatch.setenv("AKOOL_CLIENT_ID", CLIENT_ID)
@@ -388,3 +410,20 @@ def test_python_m_akool_ui_generate_wait_in_a_subprocess(simulator):
     assert API_KEY not in proc.stdout + proc.stderr and "Traceback" not in proc.stderr
     with Image.open(io.BytesIO(requests.get(urls[0], timeout=10).content)) as image:
         assert image.size == (1080, 1920)
+
+
+# serve gets port 1 so that, were the setting accepted, it would fail to listen rather than run forever.
+@pytest.mark.parametrize("command", [["serve", "--port", "1"], ["generate", "--prompt", "x", "--wait"]])
+def test_python_m_akool_ui_with_a_nan_poll_interval_says_so_in_one_line_and_exits_2(simulator, tmp_path, command):
+    """nan once slipped past ``<= 0``: generate created jobs and then crashed, serve started with it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AKOOL_")}
+    env.update(PYTHONPATH=str(ROOT), AKOOL_BASE_URL=simulator.base_url, AKOOL_API_KEY=API_KEY,
+               AKOOL_POLL_INTERVAL="nan", AKOOL_CACHE_DIR=str(tmp_path / "cache"))
+    before = counts(simulator)
+    proc = subprocess.run([sys.executable, "-m", "akool_ui", *command], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("error: AKOOL_POLL_INTERVAL must be a finite number, got 'nan'")
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert set(counts(simulator, before).values()) == {0}, "nothing was sent to Akool"
+    assert not (tmp_path / "cache").exists(), "serve stopped before opening the store"
