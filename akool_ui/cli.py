@@ -264,15 +264,17 @@ def _wait(client: "AkoolClient", jobs: list["Job"], *, interval: float, timeout:
     """Poll every job until all are done, one status line on stderr per change; the finished jobs.
 
     The first line per job is its status in the create answer; then each unfinished job is polled once
-    per round, rounds ``interval`` apart, growing x1.5 up to 5 s while every job is still queued (the
-    rule of ``AkoolClient.wait``).
+    per round, rounds apart as ``PollPolicy`` says for the group (growing while every job is still
+    queued: the rule of ``AkoolClient.wait`` and the tracker).
     """
-    from .akool import JobStatus, JobTimedOut
+    from .akool import DEFAULT_POLL_POLICY, JobStatus, JobTimedOut, PollPolicy
 
+    policy = PollPolicy(interval=interval, max_interval=max(interval, DEFAULT_POLL_POLICY.max_interval),
+                        deadline=timeout)
     started = time.monotonic()
     current = {job.id: job for job in jobs}
     seen: dict[str, JobStatus] = {}
-    pause = interval
+    pause = policy.interval
     while True:
         for job_id, job in current.items():
             if seen.get(job_id) is not job.status:
@@ -286,12 +288,10 @@ def _wait(client: "AkoolClient", jobs: list["Job"], *, interval: float, timeout:
             ids = " ".join(job.id for job in pending)
             raise _Stop(f"error: {JobTimedOut.default_user_message} Still running: {ids} "
                         f"(check with `python -m akool_ui result --id ID`).", 1)
-        if all(job.status is JobStatus.QUEUED for job in pending):
-            time.sleep(min(pause, left))
-            pause = min(pause * 1.5, max(interval, 5.0))
-        else:
-            time.sleep(min(interval, left))
-            pause = interval
+        group = JobStatus.QUEUED if all(job.status is JobStatus.QUEUED for job in pending) else JobStatus.PROCESSING
+        pause = pause if group is JobStatus.QUEUED else policy.interval
+        time.sleep(min(pause, left))
+        pause = policy.next_pause(pause, group)
         for job in pending:
             current[job.id] = client.get_job(job.id)
 

@@ -121,11 +121,12 @@ def test_owner_is_kept_out_of_the_repr():
         {"owner": ""},
         {"owner": 5},
         {"kind": "mystery"},
-        {"state": "exploded"},
+        {"state": "Exploded!"},  # not even shaped like a state name
+        {"state": 7},
         {"created_at": "yesterday"},
         {"created_at": float("inf")},
         {"status_history": [["queued"]]},
-        {"status_history": [["weird", 1.0]]},
+        {"status_history": [["Weird!", 1.0]]},  # not shaped like a state name
         {"images": "none"},
         {"images": [{"index": 0, "original": "../../../etc/passwd"}]},
         {"images": [{"index": 0, "original": f"images/00/{jid(2)}/0.png"}]},  # another job's folder
@@ -721,3 +722,19 @@ def test_the_json_only_disk_refuses_anything_but_text(tmp_path):
     with pytest.raises(ValueError):
         disk.store(float("nan"), False)
     assert disk.fetch(*disk.store({"a": [1, "é"]}, False)[1:], False) == {"a": [1, "é"]}
+
+
+def test_a_state_from_a_newer_version_reads_as_stopped_not_as_a_vanished_job(caplog):
+    """Forward compatibility: a well-formed state this version does not know keeps the job in history,
+    resumable ("check again"), instead of the whole record being skipped."""
+    from akool_ui.jobs import JobRecord, RecordState
+
+    record = JobRecord.create("a" * 24, "owner-1", request={"prompt": "x"})
+    data = record.to_json()
+    data["state"] = "paused_by_akool"
+    data["status_history"].append(["paused_by_akool", data["created_at"] + 1])
+    with caplog.at_level("WARNING"):
+        again = JobRecord.from_json(data)
+    assert again.state is RecordState.STOPPED and again.is_resumable
+    assert again.status_history[-1][0] == "paused_by_akool"
+    assert "unknown to this version" in caplog.text

@@ -16,6 +16,7 @@ from .models import (
     validate_button,
     validate_job_id,
 )
+from .polling import DEFAULT_POLL_POLICY, PollPolicy
 from .transport import RetryPolicy
 from .webhook import WebhookEvent, parse_webhook
 
@@ -24,6 +25,8 @@ __all__ = [
     "ApiKeyAuth",
     "DEFAULT_BASE_URL",
     "RetryPolicy",
+    "PollPolicy",
+    "DEFAULT_POLL_POLICY",
     "TokenAuth",
     "BUTTONS",
     "RESOLUTIONS",

@@ -31,6 +31,7 @@ from .errors import (
     ProtocolError,
     WebhookError,
 )
+from .polling import DEFAULT_POLL_POLICY, PollPolicy
 from .models import (
     ImageRequest,
     Job,
@@ -71,9 +72,8 @@ ENDPOINTS: dict[str, tuple[str, str, bool]] = {
     "info": ("GET", "/api/open/v3/content/image/infobymodelid", True),
 }
 
-# Polling: Akool does not document an interval (its demo polls every 3 s). While a job waits in the
-# queue nothing changes, so the pause grows by this factor up to ``max_interval``.
-QUEUED_BACKOFF = 1.5
+# Polling: Akool does not document an interval (its demo polls every 3 s); polling.PollPolicy decides.
+QUEUED_BACKOFF = DEFAULT_POLL_POLICY.queued_backoff
 
 
 class AkoolClient:
@@ -269,9 +269,10 @@ class AkoolClient:
         self,
         job_id: str,
         *,
-        interval: float = 1.0,
-        max_interval: float = 5.0,
-        timeout: float = 600,
+        interval: float | None = None,
+        max_interval: float | None = None,
+        timeout: float | None = None,
+        policy: PollPolicy | None = None,
         on_update: Callable[[StatusUpdate], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -279,19 +280,20 @@ class AkoolClient:
         """Poll a job, yielding a ``StatusUpdate`` after every poll, until it is done.
 
         The last update yielded holds the finished job (succeeded *or* failed: failure is an update,
-        not an exception, here). The pause between polls starts at ``interval``, grows ×1.5 up to
-        ``max_interval`` while the job is queued, and drops back to ``interval`` while it is
-        processing. No pause runs past the deadline: the last poll happens at it.
+        not an exception, here). Pauses follow ``policy`` (default ``DEFAULT_POLL_POLICY``; ``interval``,
+        ``max_interval`` and ``timeout`` override its fields): they start at ``interval``, grow while the
+        job is queued and drop back while it is processing. No pause runs past the deadline: the last
+        poll happens at it.
 
         Raises:
             JobTimedOut: the job is still not done ``timeout`` seconds after the first poll began.
             AkoolError: from ``get_job`` (after its own retries), e.g. ``JobNotFound``.
         """
         job_id = validate_job_id(job_id)
-        if not (interval > 0 and max_interval > 0 and timeout >= 0):  # also refuses NaN
-            raise ValueError("interval and max_interval must be > 0 and timeout >= 0")
+        policy = _policy(policy, interval=interval, max_interval=max_interval, timeout=timeout)
+        timeout = policy.deadline
         started = clock()
-        pause = interval
+        pause = policy.interval
         polls = 0
         previous: JobStatus | None = None
         while True:
@@ -307,11 +309,9 @@ class AkoolClient:
             left = timeout - (clock() - started)
             if left <= 0:
                 raise JobTimedOut(job_id, timeout)
-            if job.status is not JobStatus.QUEUED:
-                pause = interval
+            pause = pause if job.status is JobStatus.QUEUED else policy.interval
             sleep(min(pause, left))
-            if job.status is JobStatus.QUEUED:
-                pause = min(pause * QUEUED_BACKOFF, max_interval)
+            pause = policy.next_pause(pause, job.status)
 
     def wait_for(self, job_id: str, **wait_kwargs: Any) -> Job:
         """Wait until the job is done and return it; raise ``JobFailed`` if it failed.
@@ -362,6 +362,17 @@ class AkoolClient:
         if not (self._client_id and secret):
             raise WebhookError("verifying webhooks needs the client id and the client secret (or API key)")
         return parse_webhook(body, self._client_id, secret, tolerance=tolerance, now=now)
+
+
+def _policy(policy: PollPolicy | None, **overrides: float | None) -> PollPolicy:
+    """``policy`` (or the default) with the given fields replaced; ValueError if the result is not sane."""
+    base = policy or DEFAULT_POLL_POLICY
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if "timeout" in given:
+        given["deadline"] = given.pop("timeout")
+    if "interval" in given and "max_interval" not in given:
+        given["max_interval"] = max(base.max_interval, given["interval"])
+    return replace(base, **given) if given else base
 
 
 def _build_session() -> requests.Session:

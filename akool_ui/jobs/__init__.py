@@ -1,29 +1,30 @@
-"""The job lifecycle's home: records, their states and wording, with no threads, disk or HTTP.
+"""The job lifecycle's home: records, states, transitions, events, wording; no threads, disk or HTTP.
 
-Everything here is plain data and pure functions over it; ``service/`` runs it (polls, downloads, stores),
-``ui/`` shows it. Imports run ``ui → service → jobs → akool``.
+``record`` (the data), ``states``, ``lifecycle`` (pure transitions returning ``events``), ``codec``
+(JSON and schema), ``wording`` (every sentence the page shows about a job), ``page``. ``service/`` runs
+the lifecycle (polls, downloads, stores), ``ui/`` shows it. Imports run ``ui → service → jobs → akool``.
 """
 
+from . import events, lifecycle, wording
+from .codec import REQUEST_FIELDS, request_to_dict
+from .page import Page, paginate
 from .record import (
     IMAGE_EXTENSIONS,
     MAX_DOWNLOAD_ATTEMPTS,
     MAX_IMAGES_PER_JOB,
     SCHEMA_VERSION,
     ImageEntry,
-    ImageState,
     JobRecord,
-    Page,
     RecordError,
-    RecordState,
-    paginate,
-    request_to_dict,
 )
+from .states import ImageState, RecordState
 
 __all__ = [
     "SCHEMA_VERSION",
     "MAX_DOWNLOAD_ATTEMPTS",
     "MAX_IMAGES_PER_JOB",
     "IMAGE_EXTENSIONS",
+    "REQUEST_FIELDS",
     "RecordError",
     "RecordState",
     "ImageState",
@@ -32,4 +33,7 @@ __all__ = [
     "Page",
     "paginate",
     "request_to_dict",
+    "events",
+    "lifecycle",
+    "wording",
 ]

@@ -1,0 +1,79 @@
+"""Every sentence and word the page shows about a job, in one place (one vocabulary for states).
+
+Lookups never raise: a state added later without wording reads as its own name, not a KeyError.
+"""
+
+from __future__ import annotations
+
+from ..akool.errors import JobFailed, error_for_code
+from .states import RecordState
+
+__all__ = [
+    "state_label",
+    "state_phrase",
+    "state_icon",
+    "failed_sentence",
+    "TIMED_OUT_HINT",
+    "STOPPED_HINT",
+    "NO_ADDRESS",
+    "EXPIRED_ONE",
+    "EXPIRED_ALL",
+    "DOWNLOAD_RETRYING",
+    "NOT_AN_IMAGE",
+    "DOWNLOAD_GAVE_UP",
+    "some_missing",
+]
+
+_PHRASES = {
+    RecordState.QUEUED: "queued",
+    RecordState.PROCESSING: "processing",
+    RecordState.DOWNLOADING: "saving the results",
+    RecordState.SUCCEEDED: "done",
+    RecordState.FAILED: "failed",
+    RecordState.TIMED_OUT: "timed out",
+    RecordState.STOPPED: "stopped",
+}
+# Plain symbols, not emoji: they render in every font (headless browsers often have no emoji font).
+_ICONS = {
+    RecordState.QUEUED: "○",
+    RecordState.PROCESSING: "◐",
+    RecordState.DOWNLOADING: "↓",
+    RecordState.SUCCEEDED: "✓",
+    RecordState.FAILED: "✗",
+    RecordState.TIMED_OUT: "◷",
+    RecordState.STOPPED: "■",
+}
+
+TIMED_OUT_HINT = "Akool may still finish it; press “Check again” in a while."
+STOPPED_HINT = "No longer watched; Akool may still finish it. Press “Check again” to pick it up."
+
+# Why a result image is missing (stored on its entry, shown beside the job).
+NO_ADDRESS = "Akool gave no address for this image."
+EXPIRED_ONE = "Akool no longer has this image (its copies expire after 7 days)."
+EXPIRED_ALL = "Akool no longer has these images (its copies expire after 7 days)."
+DOWNLOAD_RETRYING = "The image could not be downloaded; retrying."
+NOT_AN_IMAGE = "Akool sent a file that is not a valid image; retrying."
+DOWNLOAD_GAVE_UP = "The images could not be downloaded from Akool. Use “check again” to retry."
+
+
+def state_label(state: RecordState) -> str:
+    """The state's name as a word (``timed out``), for logs, the CLI and API summaries."""
+    return str(getattr(state, "value", state)).replace("_", " ")
+
+
+def state_phrase(state: RecordState) -> str:
+    """How the status line says the state (``saving the results``)."""
+    return _PHRASES.get(state, state_label(state))
+
+
+def state_icon(state: RecordState) -> str:
+    return _ICONS.get(state, "·")
+
+
+def failed_sentence(error_code: int | None) -> str:
+    """The one sentence for a job Akool failed: by its code (Akool's own text is technical)."""
+    return error_for_code(error_code).default_user_message if error_code else JobFailed.default_user_message
+
+
+def some_missing(missing: int, total: int) -> str:
+    return f"{missing} of {total} images could not be downloaded."

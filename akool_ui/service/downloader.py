@@ -1,0 +1,120 @@
+"""Downloader: copies a finished job's results from Akool to the store, in parallel; all Pillow work here.
+
+A download turn takes the job's cross-process lock, fetches every pending result (a grid URL shared by
+four entries once, then split locally), hands each file to the store (which checks it and makes the
+preview), and reports image events as they land. Failures are recorded on the image entries; the tracker
+decides when to try again.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor, wait as wait_futures
+from enum import Enum
+from typing import Callable
+
+import requests
+
+from ..jobs import JobRecord, lifecycle, wording
+from ..jobs.events import JobEvent
+from . import downloads, images
+from .store import JobStore, RecordNotFound
+
+__all__ = ["Downloader", "Outcome"]
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(Enum):
+    """How a download turn ended."""
+
+    LOCKED = "locked"  # another process (or thread) holds the job's download lock
+    GONE = "gone"  # the job was deleted
+    DONE = "done"  # nothing left to fetch (the record says how it went)
+
+
+class Downloader:
+    """Fetches results for the tracker on a bounded pool of its own (``workers`` file fetches at once)."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        publish: Callable[[list[JobEvent]], None],
+        *,
+        workers: int,
+        session: requests.Session | None = None,
+    ):
+        self.store = store
+        self._publish = publish
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="akool-fetch")
+        self._owns_session = session is None
+        self._http = session or downloads.download_session(workers)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._owns_session:
+            self._http.close()
+
+    def turn(self, job_id: str) -> Outcome:
+        """Fetch what the job still needs, under its download lock."""
+        lock = self.store.download_lock(job_id)
+        if not lock.acquire(blocking=False):
+            return Outcome.LOCKED
+        try:
+            record = self.store.get(job_id)  # the lock holder before us may have finished
+            if record is None:
+                return Outcome.GONE
+            pending = [e for e in record.images if e.needs_download]
+            if pending:
+                self._fetch_all(record, pending)
+            return Outcome.DONE
+        finally:
+            lock.release()
+
+    def _fetch_all(self, record: JobRecord, pending: list) -> None:
+        """Download the pending results in parallel; a grid URL shared by four entries is fetched once."""
+        by_url: dict[str, list[int]] = {}
+        for entry in pending:
+            by_url.setdefault(entry.remote_url or "", []).append(entry.index)
+        grid_urls = {url for url in by_url if record.remote_urls.count(url) > 1}
+        futures = [
+            self._pool.submit(self._fetch_one, record.id, url, indexes, url in grid_urls)
+            for url, indexes in by_url.items()
+        ]
+        wait_futures(futures)
+        for future in futures:
+            future.result()  # surface unexpected bugs to the tracker's handler
+
+    def _failed(self, job_id: str, indexes: list[int], message: str, *, expired: bool = False) -> None:
+        for index in indexes:
+            self.store.mark_image_failed(job_id, index, message, expired=expired)
+        record = self.store.get(job_id)
+        if record is not None:
+            self._publish([e for index in indexes for e in lifecycle.image_failed(record, index)])
+
+    def _fetch_one(self, job_id: str, url: str, indexes: list[int], is_grid: bool) -> None:
+        if not url:
+            self._failed(job_id, indexes, wording.NO_ADDRESS)
+            return
+        try:
+            data = downloads.fetch_result(url, session=self._http)
+        except downloads.ResultExpired:
+            self._failed(job_id, indexes, wording.EXPIRED_ONE, expired=True)
+            return
+        except downloads.DownloadFailed as exc:
+            log.warning("download of job %s image(s) %s failed: %s", job_id, indexes, exc)
+            self._failed(job_id, indexes, wording.DOWNLOAD_RETRYING)
+            return
+        try:
+            parts = images.split_grid(data) if is_grid else [data]
+            for index in indexes:
+                self.store.store_original(job_id, index, parts[index] if is_grid else data, remote_url=url)
+                record = self.store.get(job_id)
+                if record is not None:
+                    self._publish(lifecycle.image_ready(record, index))
+        except images.ImageValidationError as exc:
+            log.warning("job %s: downloaded file is not a usable image (%s)", job_id, exc)
+            for index in indexes:
+                self.store.mark_image_failed(job_id, index, wording.NOT_AN_IMAGE)
+        except RecordNotFound:
+            pass  # deleted meanwhile
