@@ -200,7 +200,7 @@ def test_eviction_keeps_records_previews_and_the_running_total(tmp_path, time_):
     assert entry.state is ImageState.EVICTED and entry.original is None
     assert entry.preview and store.local_path(entry.preview).is_file()
     assert [r.id for r in store.list_jobs(ALICE)] == [jid(2), jid(1)]
-    assert store.original_bytes() == UNIT == store._recount()
+    assert store.original_bytes() == UNIT == store._index.total_bytes()
 
 
 # --- settings ------------------------------------------------------------------------------------------

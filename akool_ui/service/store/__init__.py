@@ -1,0 +1,41 @@
+"""The job store: records (JSON in diskcache), an owner index for history pages, and image files on disk.
+
+Layout of ``cache_dir`` (mode 0700)::
+
+    cache.db, cache.db-wal ...           diskcache's SQLite database:
+        key "job:<id>"                   a JobRecord as JSON (never pickle)            records.py
+        key "meta:original-bytes"        running total of stored originals             totals.py
+        key "lock:download:<id>"         DownloadLock tokens (with an expiry)           locks.py
+        table akool_job_index            one row per record: owner, created, prompt,   index.py
+                                         flags (for paging, resuming and eviction)
+    images/<id[:2]>/<id>/<n>.<ext>       original result n (ext jpg|png|webp)          files.py
+    images/<id[:2]>/<id>/<n>.preview.webp  its web preview (long side <= 768 px)
+
+``JobStore`` (jobstore.py) is the facade everyone uses; it composes those collaborators and applies the
+fair eviction policy (eviction.py) after each stored image. Every change to a record and its index row
+happens in one SQLite transaction, so processes sharing the directory never see one without the other.
+Records that fail to parse (foreign, corrupt, pickled, from a newer schema) are skipped with a warning;
+they never crash a listing.
+"""
+
+from __future__ import annotations
+
+from ...jobs import Page
+from .errors import OwnerMismatch, RecordNotFound, StoreError, UnsafeCacheValue
+from .jobstore import DEFAULT_LIMIT_BYTES, DEFAULT_MIN_AGE_SECONDS, MAX_PAGE_SIZE, JobStore
+from .locks import DOWNLOAD_LOCK_EXPIRE, DownloadLock
+from .records import JsonOnlyDisk as _JsonOnlyDisk  # its name before the split; tests/test_store.py imports it
+
+__all__ = [
+    "JobStore",
+    "DownloadLock",
+    "Page",
+    "StoreError",
+    "RecordNotFound",
+    "OwnerMismatch",
+    "UnsafeCacheValue",
+    "DEFAULT_LIMIT_BYTES",
+    "DEFAULT_MIN_AGE_SECONDS",
+    "DOWNLOAD_LOCK_EXPIRE",
+    "MAX_PAGE_SIZE",
+]
