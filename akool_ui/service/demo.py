@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..fileio import write_atomic
 from ..simulator import SimulatorServer
 
 log = logging.getLogger(__name__)
@@ -51,9 +51,7 @@ def load_demo_account(directory: Path) -> DemoAccount:
         log.warning("demo account file is unreadable; making a new demo account")
     # 24 characters: a valid AES-192 key for webhook encryption, like a real Akool secret.
     account = DemoAccount(client_id=secrets.token_hex(12), api_key=secrets.token_urlsafe(18)[:24])
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump({"client_id": account.client_id, "api_key": account.api_key}, fh)
+    write_atomic(path, json.dumps({"client_id": account.client_id, "api_key": account.api_key}).encode("utf-8"))
     return account
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 import secrets
 from pathlib import Path
+
+from ..fileio import write_atomic
 
 OWNER_KEY_FILE = "owner.key"
 # Browser ids are ours (secrets.token_urlsafe); anything else typed into storage is refused.
@@ -30,9 +31,7 @@ def load_owner_key(cache_dir: Path) -> bytes:
     except FileNotFoundError:
         pass
     key = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
+    write_atomic(path, key)  # a torn or empty key file would orphan every owner's history
     return key
 
 

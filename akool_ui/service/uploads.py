@@ -13,12 +13,13 @@ import logging
 import os
 import re
 import secrets
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
+
+from ..fileio import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -148,20 +149,14 @@ class UploadStore:
             return self.add_file(path)
         token = secrets.token_urlsafe(_TOKEN_BYTES)
         dest = self.root / f"{token}.{ext}"
-        tmp = dest.with_name(f".{dest.name}.tmp")
-        shutil.copyfile(path, tmp)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, dest)
+        write_atomic(dest, path.read_bytes(), fsync=False)  # a copy of a file we keep anyway: no need to fsync
         return Upload(token, dest, _MEDIA_TYPES[ext])
 
     def _write(self, data: bytes, ext: str) -> Upload:
         token = secrets.token_urlsafe(_TOKEN_BYTES)
         dest = self.root / f"{token}.{ext}"
-        tmp = dest.with_name(f".{dest.name}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, dest)
+        # No fsync: the person still has the file, and this runs while they wait for their upload.
+        write_atomic(dest, data, fsync=False)
         log.info("stored upload %s… (%d bytes)", token[:6], len(data))
         return Upload(token, dest, _MEDIA_TYPES[ext])
 
