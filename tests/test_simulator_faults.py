@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import socket
 import threading
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
+from akool_ui.simulator import RemoteSimulator, Simulator
 from akool_ui.simulator.app import PATHS
+from akool_ui.simulator.faults import FAULTS, FaultSwitches
 from tests.conftest import API_KEY
 from tests.test_simulator_support import Api
 
@@ -181,3 +185,51 @@ def test_faults_are_counted_in_stats_like_any_request(simulator, api):
     for _ in range(4):
         api.info_raw(job_id)
     assert simulator.sim.stats()["info_polls"][job_id] == 4
+
+
+# -- one registry of fault names (faults.FAULTS) -------------------------------------------------------
+
+# RemoteSimulator's methods that are not fault switches: the clock, counters, options and inspection.
+REMOTE_CONTROL_METHODS = {"now", "advance", "active_faults", "reset_faults", "stats", "reset_stats", "options",
+                          "set_options", "add_account", "job", "close"}
+SAMPLE_ARGUMENTS = {"delay": {"seconds": 0.0}}  # a switch with a required argument
+
+
+def _parameters(fn) -> list[tuple[str, object, object]]:
+    return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
+
+
+def test_remote_simulator_offers_exactly_the_registry_faults():
+    public = {name for name in dir(RemoteSimulator)
+              if not name.startswith("_") and callable(getattr(RemoteSimulator, name))}
+    assert public - REMOTE_CONTROL_METHODS == set(FAULTS)
+    assert public <= set(dir(Simulator)), "the remote has the in-process simulator's method names"
+
+
+@pytest.mark.parametrize("name", list(FAULTS))
+def test_each_registry_fault_has_one_signature_in_process_and_remote(name):
+    switch = getattr(FaultSwitches, name)
+    for twin in (getattr(Simulator, name), getattr(RemoteSimulator, name)):
+        assert _parameters(twin) == _parameters(switch)
+        assert inspect.getdoc(twin) == inspect.getdoc(switch)
+
+
+def test_the_control_route_knows_exactly_the_registry_faults(simulator):
+    answer = requests.post(simulator.base_url + "/_sim/faults/no_such_fault", json={}, timeout=5)
+    assert answer.status_code == 404
+    assert answer.json()["detail"].endswith("known: " + ", ".join(FAULTS))
+
+
+@pytest.mark.parametrize("name", [name for name, spec in FAULTS.items() if spec.armed_as])
+def test_an_armed_switch_shows_under_its_registered_name_and_default_kinds(simulator, name):
+    spec = FAULTS[name]
+    getattr(simulator.sim, name)(**SAMPLE_ARGUMENTS.get(name, {}))
+    (armed,) = simulator.sim.active_faults()
+    assert armed["name"] in spec.armed_as
+    assert armed["kinds"] == sorted(spec.default_kinds)
+
+
+def test_every_registry_fault_is_documented_in_the_simulator_readme():
+    readme = (Path(__file__).parent.parent / "akool_ui" / "simulator" / "README.md").read_text("utf-8")
+    for name in FAULTS:
+        assert f"`{name}(" in readme, name

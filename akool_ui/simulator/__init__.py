@@ -5,12 +5,15 @@
         server.base_url      # http://127.0.0.1:<port>
         server.sim.advance(10)  # every job created so far is now finished
 
-Modules: ``state`` (Simulator: accounts, jobs, faults, options, stats, persistence), ``app`` (FastAPI
-routes, fault middleware, ``/_sim`` control routes), ``jobs`` (job record and wire document),
-``validation`` (raw-JSON checks -> 1003), ``accounts`` (keys, tokens, auth precedence), ``render``
-(Pillow images), ``files`` (rendered-bytes cache), ``webhooks`` + ``scheduler`` (signed callbacks),
-``clock``, ``faults``, ``codes``, ``server`` (uvicorn thread), ``remote`` (drive a simulator in
-another process). README.md beside this file lists every behaviour the simulator had to choose.
+Modules: ``state`` (Simulator: the facade routes and tests call), ``app`` (FastAPI routes, fault
+middleware, ``/_sim`` control routes), ``jobbook`` (jobs, file names, create/button rules), ``jobs``
+(job record and wire document), ``results`` (file answers, rendering, render cache), ``sources``
+(image-to-image fetching), ``validation`` (raw-JSON checks -> 1003), ``accounts`` (keys, tokens, auth
+precedence), ``faults`` (the registry of fault names, and the switches), ``options``, ``counters``,
+``persistence`` (the state dir), ``render`` (Pillow images), ``files`` (rendered-bytes cache),
+``webhooks`` + ``scheduler`` (signed callbacks), ``clock``, ``codes``, ``server`` (uvicorn thread),
+``remote`` (drive a simulator in another process). README.md beside this file lists every behaviour
+the simulator had to choose.
 """
 
 from .clock import Clock

@@ -16,7 +16,7 @@ counts it, and applies at most one armed transport fault:
 
 Control routes (JSON in, JSON out; 400 on bad arguments), for a simulator in another process:
 
-    POST /_sim/advance {"seconds": s}           POST /_sim/faults/<name> {kwargs}
+    POST /_sim/advance {"seconds": s}           POST /_sim/faults/<name> {kwargs}  (names: faults.FAULTS)
     POST /_sim/reset_faults                     GET  /_sim/faults
     GET  /_sim/stats   POST /_sim/reset_stats   GET|POST /_sim/options {kwargs}
     POST /_sim/accounts {api_key, client_id, client_secret}
@@ -37,9 +37,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from .codes import OK, SimError
-from .state import NOT_FOUND, Simulator
+from .faults import FAULTS
+from .results import NOT_FOUND
+from .state import Simulator
 
-__all__ = ["create_app", "request_kind", "FaultMiddleware", "PATHS", "FAULT_NAMES"]
+__all__ = ["create_app", "request_kind", "FaultMiddleware", "PATHS"]
 
 TOKEN_PATH = "/api/open/v3/getToken"
 V3_CREATE_PATH = "/api/open/v3/content/image/createbyprompt"
@@ -56,8 +58,6 @@ _KIND_BY_ROUTE = {
     ("GET", INFO_PATH): "info",
 }
 FILE_NAME = re.compile(r"[0-9]{10,16}-[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}-[0-9]{4}\.jpeg")
-FAULT_NAMES = ("http_status", "delay", "drop_connection", "malformed_json", "truncate_body", "fail_next",
-               "stuck_next", "expire_tokens")
 _CACHE_CONTROL = "public, max-age=604800"  # what a CDN would say about an immutable object
 _HTML_ERROR = "<html><head><title>{0} {1}</title></head><body><center><h1>{0} {1}</h1></center>" \
               "<hr><center>simulated gateway</center></body></html>"
@@ -215,7 +215,7 @@ def create_app(sim: Simulator, *, control: bool = True) -> FaultMiddleware:
 
 def _control_router(sim: Simulator) -> APIRouter:
     router = APIRouter(prefix="/_sim")
-    faults: dict[str, Callable[..., Any]] = {name: getattr(sim, name) for name in FAULT_NAMES}
+    faults: dict[str, Callable[..., Any]] = {name: getattr(sim, name) for name in FAULTS}
 
     async def kwargs_of(request: Request) -> dict[str, Any]:
         raw = await request.body()
@@ -244,7 +244,7 @@ def _control_router(sim: Simulator) -> APIRouter:
     @router.post("/faults/{name}")
     async def arm_fault(name: str, request: Request) -> Response:
         if name not in faults:
-            return _json({"detail": f"unknown fault {name[:40]!r}; known: {', '.join(FAULT_NAMES)}"}, 404)
+            return _json({"detail": f"unknown fault {name[:40]!r}; known: {', '.join(FAULTS)}"}, 404)
         return await run(request, lambda **kw: {"result": faults[name](**kw), "faults": sim.active_faults()})
 
     @router.get("/faults")

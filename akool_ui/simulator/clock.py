@@ -26,9 +26,6 @@ class Clock:
     def now(self) -> float:
         return self._wall() + self._offset
 
-    def now_ms(self) -> int:
-        return int(self.now() * 1000)
-
     def advance(self, seconds: float) -> float:
         """Move simulated time forward by ``seconds`` and return the new time."""
         seconds = float(seconds)

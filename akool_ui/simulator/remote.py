@@ -4,13 +4,19 @@ Same method names as the in-process Simulator, so a test can take either:
 
     sim = RemoteSimulator("http://127.0.0.1:8765")
     sim.http_status(502, times=2, kinds=["info"]); sim.advance(10); sim.stats()["info"]
+
+The fault switches are not written out here: one method per name in ``faults.FAULTS`` is made below,
+with the signature and docstring of ``faults.FaultSwitches``, and posts to ``/_sim/faults/<name>``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from typing import Any, Callable
 
 import requests
+
+from .faults import FAULTS, FaultSwitches
 
 __all__ = ["RemoteSimulator"]
 
@@ -31,40 +37,17 @@ class RemoteSimulator:
             raise ValueError(response.json().get("detail", f"HTTP {response.status_code}"))
         return response.json()
 
-    def _fault(self, name: str, **kwargs: Any) -> None:
+    def _fault(self, name: str, **kwargs: Any) -> Any:
+        """Arm fault switch ``name`` with ``kwargs``; returns what the switch returned."""
         if isinstance(kwargs.get("kinds"), (tuple, set, frozenset)):
             kwargs["kinds"] = list(kwargs["kinds"])
-        self._call("POST", f"faults/{name}", {k: v for k, v in kwargs.items()})
+        return self._call("POST", f"faults/{name}", {k: v for k, v in kwargs.items()})["result"]
 
     def now(self) -> float:
         return float(self._call("GET", "state")["now"])
 
     def advance(self, seconds: float) -> float:
         return float(self._call("POST", "advance", {"seconds": seconds})["now"])
-
-    def http_status(self, status: int = 502, times: int | None = 1, kinds: Any = None) -> None:
-        self._fault("http_status", status=status, times=times, kinds=kinds)
-
-    def delay(self, seconds: float, times: int | None = 1, kinds: Any = None) -> None:
-        self._fault("delay", seconds=seconds, times=times, kinds=kinds)
-
-    def drop_connection(self, times: int | None = 1, kinds: Any = None) -> None:
-        self._fault("drop_connection", times=times, kinds=kinds)
-
-    def malformed_json(self, times: int | None = 1, kinds: Any = None) -> None:
-        self._fault("malformed_json", times=times, kinds=kinds)
-
-    def truncate_body(self, times: int | None = 1, kinds: Any = ("file",)) -> None:
-        self._fault("truncate_body", times=times, kinds=kinds)
-
-    def fail_next(self, times: int | None = 1, code: int | None = None, kinds: Any = None) -> None:
-        self._fault("fail_next", times=times, code=code, kinds=kinds)
-
-    def stuck_next(self, times: int | None = 1, kinds: Any = None) -> None:
-        self._fault("stuck_next", times=times, kinds=kinds)
-
-    def expire_tokens(self) -> int:
-        return int(self._call("POST", "expire_tokens")["expired"])
 
     def active_faults(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "faults")["faults"])
@@ -95,3 +78,26 @@ class RemoteSimulator:
 
     def close(self) -> None:
         self._session.close()
+
+
+def _remote_switch(name: str) -> Callable[..., Any]:
+    """RemoteSimulator.<name>: every argument (defaults included) sent to ``/_sim/faults/<name>``."""
+    local = getattr(FaultSwitches, name)
+    signature = inspect.signature(local)
+
+    def switch(self: RemoteSimulator, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+        del arguments["self"]
+        return self._fault(name, **arguments)
+
+    switch.__name__ = name
+    switch.__qualname__ = f"RemoteSimulator.{name}"
+    switch.__doc__ = local.__doc__
+    switch.__signature__ = signature  # type: ignore[attr-defined]
+    return switch
+
+
+for _name in FAULTS:
+    setattr(RemoteSimulator, _name, _remote_switch(_name))

@@ -47,10 +47,6 @@ class Scheduler:
         with self._cond:
             self._cond.notify()
 
-    def pending(self) -> int:
-        with self._cond:
-            return len(self._heap)
-
     def close(self) -> None:
         with self._cond:
             self._closed = True

@@ -12,7 +12,8 @@ from typing import Any
 import uvicorn
 
 from .app import create_app
-from .state import DEFAULT_URL_TTL, Simulator
+from .options import DEFAULT_URL_TTL
+from .state import Simulator
 
 __all__ = ["SimulatorServer", "DEFAULT_API_KEY"]
 
