@@ -337,3 +337,33 @@ def test_candidates_listed_a_moment_after_done_are_downloaded_not_split(make_tra
     assert record.state is RecordState.SUCCEEDED
     assert len(set(record.remote_urls)) == 4  # four candidate URLs, not one grid URL four times
     assert all(image_of(store, e.original).size == (1080, 1080) for e in record.images)
+
+
+def test_stop_ends_the_polling_keeps_the_job_and_check_again_resumes_it(make_tracker, client, simulator, store):
+    """Akool has no cancel: a stopped job is kept (STOPPED, resumable), nobody polls it, and "check
+    again" picks it up and finishes it."""
+    from akool_ui.jobs import events as ev
+
+    simulator.sim.stuck_next(times=1)
+    tracker = make_tracker()
+    (record,) = tracker.submit(ImageRequest(prompt="stop me"), client=client, owner=OWNER)
+    with tracker.subscribe([record.id]) as sub:
+        stopped = tracker.stop(record.id, owner=OWNER)
+        assert stopped.state is RecordState.STOPPED and not tracker.is_tracking(record.id)
+        seen = []
+        while (event := sub.get(timeout=0.5)) is not None:
+            seen.append(type(event))
+        assert ev.Stopped in seen
+    polls = simulator.sim.stats()["info"]
+    time.sleep(0.5)  # five poll intervals: a tracked job would have been polled
+    assert simulator.sim.stats()["info"] == polls
+    assert store.get(record.id).state is RecordState.STOPPED
+    assert record.id not in {r.id for r in store.in_flight()}  # a restart does not resume it either
+    with pytest.raises(JobNotFound):
+        tracker.stop(record.id, owner="someone-else")
+    resumed = tracker.check_again(record.id, client=client, owner=OWNER)
+    assert resumed.state is RecordState.PROCESSING and tracker.is_tracking(record.id)
+    deadline = time.monotonic() + 5
+    while simulator.sim.stats()["info"] == polls:  # polled again
+        assert time.monotonic() < deadline, "check again did not resume polling"
+        time.sleep(0.05)
