@@ -147,8 +147,8 @@ class JobTracker:
         Raises JobNotFound if the job is not the owner's, CannotOperate if the button is not offered or
         already used (checked here first, so no credit is spent on a sure refusal), AkoolError otherwise.
         """
+        button = validate_button(button)  # a bad button is refused before anything is looked up
         parent = self._owned(job_id, owner)
-        button = validate_button(button)
         if not parent.can_press(button):
             used = button in parent.used_buttons
             raise CannotOperate(
