@@ -114,7 +114,8 @@ def _run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up requests, one line each
     from .settings import Settings
-    from .ui.server import install_sigterm_handler, launch
+    from .bootstrap import launch_app
+    from .ui.server import install_sigterm_handler
 
     try:
         settings = Settings.from_env()
@@ -123,10 +124,13 @@ def _run_serve(args: argparse.Namespace) -> int:
         return 2
     install_sigterm_handler()
     try:
-        running = launch(settings, host=args.host, port=args.port, share=args.share, quiet=True)
+        running = launch_app(settings, host=args.host, port=args.port, share=args.share, quiet=True)
     except OSError as exc:
         print(f"error: cannot start the server: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    except ValueError as exc:  # a setting that only shows its problem at start (e.g. overlapping folders)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"Akool Image Studio ({running.studio.mode} mode) running on {running.local_url}", flush=True)
     if running.share_url:
         print(f"Public link: {running.share_url}", flush=True)

@@ -21,7 +21,7 @@ SIMILAR = "'Similar' must be a number from 0 to 1."
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    from akool_ui.ui.server import launch
+    from akool_ui.bootstrap import launch_app as launch
 
     settings = Settings.from_env({
         "AKOOL_CACHE_DIR": str(tmp_path_factory.mktemp("security-api")), "AKOOL_DEMO_SPEED": "25",
@@ -40,7 +40,7 @@ def client(app):
 
 
 def _creates(app) -> int:
-    return app.studio.demo.server.sim.stats()["creates"]
+    return app.built.demo_server.sim.stats()["creates"]
 
 
 @pytest.mark.parametrize("kwargs, sentence", [

@@ -18,7 +18,7 @@ from PIL import Image
 from akool_ui.akool.errors import InvalidRequest, JobFailed
 from akool_ui.akool.models import ImageRequest
 from akool_ui.netguard import FetchFailed, UnsafeUrl, check_public_url, fetch_public, is_public_address
-from akool_ui.service.studio import Studio
+from akool_ui.bootstrap import build_studio
 from akool_ui.settings import Settings
 from tests.conftest import API_KEY
 
@@ -194,16 +194,16 @@ def demo_studio(tmp_path_factory):
         "AKOOL_CACHE_DIR": str(tmp_path_factory.mktemp("ssrf-demo")), "AKOOL_DEMO_SPEED": "25",
         "AKOOL_POLL_INTERVAL": "0.2",
     })
-    studio = Studio(settings)
-    studio.set_local_url("http://127.0.0.1:1")  # where uploads would be served (not needed to refuse)
+    built = build_studio(settings)
+    built.studio.set_local_url("http://127.0.0.1:1")  # where uploads would be served (not needed to refuse)
     try:
-        yield studio
+        yield built
     finally:
-        studio.close()
+        built.close()
 
 
-def _creates(studio: Studio) -> int:
-    return studio.demo.server.sim.stats()["creates"]
+def _creates(built) -> int:
+    return built.demo_server.sim.stats()["creates"]
 
 
 @pytest.mark.parametrize("template", [
@@ -212,18 +212,18 @@ def _creates(studio: Studio) -> int:
     "http://localhost/secret.png", "http://2130706433/x.png", "http://u:p@example.com/a.png",
 ])
 def test_demo_refuses_internal_source_urls_before_sending(demo_studio, internal, template):
-    url = template.format(internal=internal, simulator=demo_studio.demo.base_url)
-    owner = demo_studio.owner_for(None, "b" * 32)
+    url = template.format(internal=internal, simulator=demo_studio.demo_server.base_url)
+    owner = demo_studio.studio.owner_for(None, "b" * 32)
     before = _creates(demo_studio)
     with pytest.raises(InvalidRequest) as info:
-        demo_studio.submit(ImageRequest(prompt="steal", source_image_url=url), api_key=None, owner=owner)
+        demo_studio.studio.submit(ImageRequest(prompt="steal", source_image_url=url), api_key=None, owner=owner)
     assert info.value.user_message.endswith(".") and "URL" in info.value.user_message
     assert _creates(demo_studio) == before
 
 
 def test_demo_simulator_itself_will_not_fetch_internal_urls(demo_studio, internal):
     """Defence in depth: even a request that skips the Studio's check gets no internal image back."""
-    client = demo_studio._server_client
+    client = demo_studio.studio.clients.server
     before = len(_Handler.seen)
     (job,) = client.create_images(ImageRequest(prompt="x", source_image_url=f"{internal}/secret.png"))
     with pytest.raises(JobFailed):
@@ -232,7 +232,7 @@ def test_demo_simulator_itself_will_not_fetch_internal_urls(demo_studio, interna
 
 
 def test_demo_still_fetches_its_own_upload_links(tmp_path):
-    from akool_ui.ui.server import launch
+    from akool_ui.bootstrap import launch_app as launch
 
     settings = Settings.from_env({
         "AKOOL_CACHE_DIR": str(tmp_path / "c"), "AKOOL_DEMO_SPEED": "25", "AKOOL_POLL_INTERVAL": "0.2",
@@ -260,7 +260,8 @@ def test_akool_mode_refuses_internal_urls_before_sending(simulator, tmp_path, in
     settings = Settings.from_env({
         "AKOOL_API_KEY": API_KEY, "AKOOL_BASE_URL": simulator.base_url, "AKOOL_CACHE_DIR": str(tmp_path / "c"),
     })
-    studio = Studio(settings)
+    built = build_studio(settings)
+    studio = built.studio
     try:
         owner = studio.owner_for(None, "d" * 32)
         before = simulator.sim.stats()["creates"]
@@ -269,4 +270,4 @@ def test_akool_mode_refuses_internal_urls_before_sending(simulator, tmp_path, in
                 studio.submit(ImageRequest(prompt="x", source_image_url=url), api_key=None, owner=owner)
         assert simulator.sim.stats()["creates"] == before
     finally:
-        studio.close()
+        built.close()

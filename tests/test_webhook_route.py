@@ -27,7 +27,7 @@ ANSWER_TIMEOUT = 15.0
 
 @pytest.fixture(scope="module")
 def running_app(tmp_path_factory):
-    from akool_ui.ui.server import launch
+    from akool_ui.bootstrap import launch_app as launch
 
     cache = tmp_path_factory.mktemp("webhook-route-cache")
     settings = Settings.from_env(

@@ -1,9 +1,10 @@
-"""Studio: the application core wired from Settings — credentials, owners, store, tracker, uploads.
+"""Studio: the application core — credentials, owners, store, tracker, uploads — behind one facade.
 
 The UI talks only to this facade. It decides which Akool client serves a request (the visitor's own
-key, else the server's credentials, else the offline demo simulator), turns credentials and browser ids
-into opaque owners, and never keeps a visitor's key beyond the in-memory client polling that visitor's
-jobs.
+key, else the server's credentials, which in the offline demo are the local simulator's), turns
+credentials and browser ids into opaque owners, and never keeps a visitor's key beyond the in-memory
+client polling that visitor's jobs. It is built by ``akool_ui.bootstrap`` (the composition root); its
+constructor starts nothing: ``start()`` resumes unfinished jobs, ``close()`` releases everything it owns.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from pathlib import Path
 from typing import Iterable
 
 from ..akool.client import AkoolClient
+from ..akool.polling import DEFAULT_POLL_POLICY, PollPolicy
 from ..akool.errors import AuthError, InvalidRequest
 from ..akool.models import ImageRequest
 from ..akool.webhook import ReplayGuard, WebhookEvent
 from ..netguard import UnsafeUrl, check_public_url
 from ..settings import Settings
-from .demo import DemoBackend
+from .clients import ClientPool
 from .owners import OwnerHasher, is_browser_id, load_owner_key
 from ..jobs import JobRecord, Page
 from .store import JobStore
@@ -52,59 +54,42 @@ def clean_api_key(api_key: str | None) -> str | None:
 class Studio:
     """One per app process. Thread-safe: every method may be called from any Gradio worker."""
 
-    def __init__(self, settings: Settings, *, store: JobStore | None = None):
+    def __init__(
+        self, settings: Settings, *, store: JobStore, clients: ClientPool, uploads: UploadStore, demo: bool = False
+    ):
         self.settings = settings
-        self.store = store or JobStore.from_settings(settings)
+        self.store = store
+        self.clients = clients
+        self.uploads = uploads
+        self.demo = demo
+        self.base_url = clients.base_url
+        self._server_client = clients.server
         self._hasher = OwnerHasher(load_owner_key(self.store.cache_dir))
-        self.demo: DemoBackend | None = None
-        if settings.demo_mode:
-            self.demo = DemoBackend(
-                self.store.cache_dir, speed=settings.demo_speed, trusted_source=lambda url: self.uploads.is_own_url(url)
-            )
-            self.base_url = self.demo.base_url
-            self._server_client: AkoolClient | None = AkoolClient(
-                self.base_url,
-                api_key=self.demo.account.api_key,
-                client_id=self.demo.account.client_id,
-                client_secret=self.demo.account.client_secret,
-            )
-        else:
-            self.base_url = settings.base_url
-            self._server_client = (
-                AkoolClient(
-                    self.base_url,
-                    api_key=settings.api_key,
-                    client_id=settings.client_id,
-                    client_secret=settings.client_secret,
-                )
-                if settings.has_server_credentials
-                else None
-            )
-        self.uploads = UploadStore(
-            self.store.cache_dir / "uploads", public_url=settings.public_url, demo=self.demo is not None
-        )
         self.local_url: str | None = None
         self._replays = ReplayGuard()  # verified callbacks already accepted, refused if delivered again
         self.tracker = JobTracker(
             self.store,
-            poll_interval=settings.poll_interval,
-            max_poll_interval=max(settings.poll_interval, 5.0),
-            deadline=settings.job_deadline,
+            policy=PollPolicy(
+                interval=settings.poll_interval,
+                max_interval=max(settings.poll_interval, DEFAULT_POLL_POLICY.max_interval),
+                deadline=settings.job_deadline,
+            ),
             client_for=self._client_for_record,
         )
-        self.tracker.resume_unfinished()
 
-    @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> "Studio":
-        return cls(settings or Settings.from_env())
+    def start(self) -> "Studio":
+        """Resume every unfinished job this store knows and clear out old uploads."""
+        self.tracker.resume_unfinished()
+        self.uploads.prune()
+        return self
 
     def __repr__(self) -> str:
         return f"Studio(mode={self.mode!r}, base_url={self.base_url!r})"
 
     def close(self) -> None:
+        """Stop polling, close every client (the server's and visitors'), close the store."""
         self.tracker.close()
-        if self.demo is not None:
-            self.demo.close()
+        self.clients.close()
         self.store.close()
 
     # --- mode and addresses ------------------------------------------------------------------------
@@ -112,7 +97,7 @@ class Studio:
     @property
     def mode(self) -> str:
         """``"demo"`` (local simulator) or ``"akool"`` (the real API, or whatever AKOOL_BASE_URL names)."""
-        return "demo" if self.demo is not None else "akool"
+        return "demo" if self.demo else "akool"
 
     @property
     def needs_api_key(self) -> bool:
@@ -120,7 +105,7 @@ class Studio:
         return self._server_client is None
 
     def describe_mode(self) -> str:
-        if self.demo is not None:
+        if self.demo:
             return (
                 "Offline demo: images are synthesised locally by a built-in Akool simulator, not by Akool. "
                 "Enter your own Akool API key to generate real images."
@@ -142,7 +127,7 @@ class Studio:
         """Where Akool should call back for a job, if we could verify the callback (else None: we poll)."""
         if api_key:  # we cannot decrypt callbacks made for a visitor's own account
             return None
-        if self.demo is not None:
+        if self.demo:
             return f"{self.local_url}{WEBHOOK_ROUTE}" if self.local_url else None
         if self.settings.client_id and (self.settings.client_secret or self.settings.api_key) and self.public_url:
             return f"{self.public_url}{WEBHOOK_ROUTE}"
@@ -159,14 +144,14 @@ class Studio:
             raise InvalidRequest(
                 "missing browser id", user_message="Your browser did not send its session id; please reload the page."
             )
-        scope = "demo" if self.demo is not None else "server"
+        scope = "demo" if self.demo else "server"
         return self._hasher.for_browser(str(browser_id), scope)
 
     def client_for(self, api_key: str | None) -> AkoolClient:
         """The client that acts for this visitor: their own key, else the server's credentials."""
         key = clean_api_key(api_key)
         if key:
-            return AkoolClient(self.settings.base_url, api_key=key)
+            return self.clients.for_key(key)
         if self._server_client is None:
             raise AuthError(
                 "no credentials for this request",

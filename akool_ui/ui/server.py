@@ -207,18 +207,20 @@ def create_routes(studio: "Studio") -> list[APIRoute]:
 
 @dataclass
 class RunningApp:
-    """A launched app: its Studio, Blocks and where it listens."""
+    """A launched app: its Studio, Blocks and where it listens; ``close`` takes down what was built."""
 
     studio: "Studio"
     demo: gr.Blocks
     local_url: str
     share_url: str | None = None
+    built: Any = None
+    """``bootstrap.Built`` (the studio and the demo simulator), closed after the web server."""
 
     def close(self) -> None:
         try:
             self.demo.close()
         finally:
-            self.studio.close()
+            (self.built or self.studio).close()
 
     def block(self) -> None:
         """Serve until interrupted (Ctrl-C or SIGTERM), then shut down cleanly."""
@@ -236,23 +238,20 @@ def _self_url(host: str | None, port: int) -> str:
 
 
 def launch(
-    settings: Settings | None = None,
+    settings: Settings,
     *,
+    built: Any,
     host: str | None = None,
     port: int | None = None,
     share: bool = False,
-    studio: "Studio | None" = None,
     quiet: bool = False,
 ) -> RunningApp:
-    """Start the Studio and the web server (returns at once; call ``.block()`` to serve until stopped).
+    """Serve the web app for an already built studio (``bootstrap.launch_app`` builds one and calls this).
 
-    ``host``/``port`` default to GRADIO_SERVER_NAME / GRADIO_SERVER_PORT, as in ``gr.Blocks.launch``.
+    Returns at once; call ``.block()`` to serve until stopped. ``host``/``port`` default to
+    GRADIO_SERVER_NAME / GRADIO_SERVER_PORT, as in ``gr.Blocks.launch``.
     """
-    settings = settings or Settings.from_env()
-    if studio is None:
-        from ..service.studio import Studio
-
-        studio = Studio.from_settings(settings)
+    studio: "Studio" = built.studio
     try:
         cache_dir = Path(studio.store.cache_dir)
         check_private_cache(cache_dir, get_upload_folder())
@@ -283,11 +282,11 @@ def launch(
             ssr_mode=False,
         )
     except BaseException:
-        studio.close()
+        built.close()
         raise
     studio.set_local_url(_self_url(host or os.environ.get("GRADIO_SERVER_NAME"), demo.server_port))
     log.info("Akool Image Studio (%s mode) at %s", studio.mode, local_url)
-    return RunningApp(studio=studio, demo=demo, local_url=local_url, share_url=share_url)
+    return RunningApp(studio=studio, demo=demo, local_url=local_url, share_url=share_url, built=built)
 
 
 def _interrupt(signum: int, frame: Any) -> None:

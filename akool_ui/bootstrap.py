@@ -1,0 +1,114 @@
+"""The composition root: the whole app built from ``Settings`` in one place, and taken down in reverse.
+
+    Settings ─► JobStore ─► UploadStore ─► demo simulator (offline demo only) ─► ClientPool ─► Studio
+             ─► web app (ui.server.launch)
+
+Only this module imports the simulator (so importing the service layer never loads FastAPI routes or
+the renderer), and no constructor below starts anything: the simulator, the Studio (``start``) and the
+web server are started here, in order, and closed in the opposite order.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .akool.client import AkoolClient
+from .service.clients import ClientPool
+from .service.demo import DEMO_DIR, DemoAccount, load_demo_account
+from .service.store import JobStore
+from .service.studio import Studio
+from .service.uploads import UploadStore
+from .settings import Settings
+
+__all__ = ["build_studio", "launch_app", "Built"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Built:
+    """What ``build_studio`` made, with the closers of what it started (run in reverse by ``close``)."""
+
+    studio: Studio
+    demo_account: DemoAccount | None = None
+    demo_server: object | None = None
+    """The demo's ``SimulatorServer`` (its ``sim`` holds the simulated Akool's state), or None."""
+    _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def close(self) -> None:
+        while self._closers:
+            try:
+                self._closers.pop()()
+            except Exception:  # one failing closer must not leave the others open
+                log.exception("closing part of the app failed")
+
+
+def _start_demo_simulator(cache_dir: Path, *, speed: float, trusted_source: Callable[[str], bool]):
+    """The offline demo's Akool: the simulator on 127.0.0.1 (a random free port), its state under the cache.
+
+    Like Akool, it fetches image-to-image sources from public addresses only (a visitor of a shared demo
+    must not make this machine fetch its own loopback, the metadata service or the LAN); the exception is
+    ``trusted_source``: the app's own upload links, which live on 127.0.0.1 in the demo."""
+    from .simulator import SimulatorServer
+
+    root = cache_dir / DEMO_DIR
+    account = load_demo_account(root)
+    server = SimulatorServer(
+        api_key=account.api_key, client_id=account.client_id, client_secret=account.client_secret,
+        speed=speed, state_dir=root / "simulator", host="127.0.0.1", port=0,
+        control=False,  # no /_sim fault and clock routes: anyone on this host could reach them
+        private_sources=False, trusted_source=trusted_source,
+    ).start()
+    return account, server
+
+
+def build_studio(settings: Settings) -> Built:
+    """Everything behind the page, started: store, uploads, demo simulator or Akool clients, Studio."""
+    built_closers: list[Callable[[], None]] = []
+    store = JobStore.from_settings(settings)
+    built_closers.append(store.close)
+    try:
+        uploads = UploadStore(store.cache_dir / "uploads", public_url=settings.public_url, demo=settings.demo_mode)
+        account = server = None
+        if settings.demo_mode:
+            account, server = _start_demo_simulator(
+                store.cache_dir, speed=settings.demo_speed, trusted_source=uploads.is_own_url
+            )
+            built_closers.append(server.stop)
+            base_url = server.base_url
+            own = AkoolClient(base_url, api_key=account.api_key, client_id=account.client_id,
+                              client_secret=account.client_secret)
+        else:
+            base_url = settings.base_url
+            own = (
+                AkoolClient(base_url, api_key=settings.api_key, client_id=settings.client_id,
+                            client_secret=settings.client_secret)
+                if settings.has_server_credentials else None
+            )
+        # A visitor's own key always talks to Akool (settings.base_url), even in the demo.
+        clients = ClientPool(base_url, own, make=lambda key: AkoolClient(settings.base_url, api_key=key))
+        studio = Studio(settings, store=store, clients=clients, uploads=uploads, demo=settings.demo_mode)
+        built_closers.remove(store.close)  # the Studio closes the store (after its tracker and clients),
+        built_closers.append(studio.close)  # and before the simulator stops: closers run last-in first
+        studio.start()
+    except BaseException:
+        for close in reversed(built_closers):
+            close()
+        raise
+    return Built(studio=studio, demo_account=account, demo_server=server, _closers=built_closers)
+
+
+def launch_app(settings: Settings | None = None, **launch_kwargs):
+    """Build the studio and serve the web app (``ui.server.launch``'s keywords); a ``RunningApp``."""
+    from .ui.server import launch
+
+    settings = settings or Settings.from_env()
+    built = build_studio(settings)
+    try:
+        return launch(settings, built=built, **launch_kwargs)
+    except BaseException:
+        built.close()
+        raise

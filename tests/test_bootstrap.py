@@ -1,0 +1,81 @@
+"""The composition root and who owns what: nothing starts in a constructor, everything made is closed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+from akool_ui.akool.client import AkoolClient
+from akool_ui.bootstrap import build_studio
+from akool_ui.service.clients import ClientPool
+from akool_ui.service.store import JobStore
+from akool_ui.service.studio import Studio
+from akool_ui.service.uploads import UploadStore
+from akool_ui.settings import Settings
+from tests.conftest import API_KEY
+
+
+def test_importing_the_service_layer_loads_neither_the_simulator_nor_gradio():
+    code = (
+        "import sys, akool_ui.service.studio, akool_ui.service.tracker;"
+        "print(sorted(m for m in sys.modules if m.startswith(('akool_ui.simulator', 'gradio', 'akool_ui.ui'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_constructing_a_studio_starts_no_thread(tmp_path, simulator):
+    settings = Settings(api_key=API_KEY, base_url=simulator.base_url, base_url_from_env=True, cache_dir=tmp_path)
+    before = {t.ident for t in threading.enumerate()}
+    store = JobStore(tmp_path)
+    clients = ClientPool(simulator.base_url, AkoolClient(simulator.base_url, api_key=API_KEY))
+    studio = Studio(settings, store=store, clients=clients, uploads=UploadStore(tmp_path / "uploads"))
+    try:
+        assert {t.ident for t in threading.enumerate()} == before
+    finally:
+        studio.close()
+
+
+def test_a_visitor_key_gets_one_client_which_is_closed_with_the_app(tmp_path, simulator):
+    made: list[AkoolClient] = []
+    closed: list[AkoolClient] = []
+
+    class Counted(AkoolClient):
+        def close(self) -> None:
+            closed.append(self)
+            super().close()
+
+    def make(key: str) -> AkoolClient:
+        made.append(Counted(simulator.base_url, api_key=key))
+        return made[-1]
+
+    pool = ClientPool(simulator.base_url, None, make=make, limit=2)
+    first = pool.for_key("KeyNumberOne0123456789AB")
+    assert pool.for_key("KeyNumberOne0123456789AB") is first and len(made) == 1
+    pool.for_key("KeyNumberTwo0123456789AB")
+    pool.for_key("KeyNumberThree0123456789")  # over the limit: the least recently used is closed
+    assert closed == [first] and len(pool) == 2
+    assert "KeyNumberOne" not in repr(pool.__dict__)
+    pool.close()
+    assert set(closed) == set(made) and len(pool) == 0
+
+
+def test_build_studio_starts_the_demo_and_close_takes_everything_down(tmp_path):
+    settings = Settings.from_env({"AKOOL_CACHE_DIR": str(tmp_path), "AKOOL_DEMO_SPEED": "25"})
+    (tmp_path / "uploads").mkdir(parents=True)
+    old = tmp_path / "uploads" / ("A" * 43 + ".png")
+    old.write_bytes(b"x")
+    import os
+
+    os.utime(old, (1, 1))  # decades old: pruned at start
+    built = build_studio(settings)
+    try:
+        assert built.studio.mode == "demo" and built.demo_server is not None
+        assert built.studio.base_url == built.demo_server.base_url
+        assert not old.exists()
+        server_thread = f"simulator-http-{built.demo_server.port}"
+        assert server_thread in {t.name for t in threading.enumerate()}
+    finally:
+        built.close()
+    assert server_thread not in {t.name for t in threading.enumerate() if t.is_alive()}
