@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    from akool_ui.ui.server import launch
+    from akool_ui.bootstrap import launch_app as launch
 
     cache = tmp_path_factory.mktemp("security-files-cache")
     settings = Settings.from_env(
@@ -150,11 +150,17 @@ def test_deleting_a_job_revokes_its_links(app):
     links = list((Path(get_upload_folder()) / "akool-media").glob(f"*/{job['id']}-*"))
     assert links
     assert _get(app, f"/gradio_api/file={links[0]}")[0] == 200
-    from akool_ui.ui.handlers import StudioHandlers
+    import gradio as gr
 
-    handlers = StudioHandlers(app.studio)
+    from akool_ui.ui.handlers import StudioHandlers
+    from akool_ui.ui.layout import render_page
+
+    with gr.Blocks():
+        page = render_page(app.studio, browser_secret="0" * 32)
+    handlers = StudioHandlers(app.studio, page)
     view = {"jobs": [job["id"]], "selected": job["id"], "index": 0, "items": [], "zip": None}
-    handlers.delete(view, "", result["session"])
+    shown = handlers.results.delete(view, "", result["session"])
+    assert shown[page.results.view]["jobs"] == [] and shown[page.results.gallery] == []
     assert app.studio.get(job["id"], owner) is None
     for link in links:
         assert not link.exists()
@@ -162,7 +168,7 @@ def test_deleting_a_job_revokes_its_links(app):
 
 
 def test_app_refuses_to_start_when_gradio_folder_is_inside_the_cache(tmp_path, monkeypatch):
-    from akool_ui.ui.server import launch
+    from akool_ui.bootstrap import launch_app as launch
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache / "gradio"))

@@ -26,9 +26,21 @@ pytestmark = pytest.mark.slow
 CONCURRENT_USERS = 20
 
 
+def _page_handlers(studio):
+    """The handlers of one page, bound to its panels (built in a Blocks that is never launched)."""
+    import gradio as gr
+
+    from akool_ui.ui.handlers import StudioHandlers
+    from akool_ui.ui.layout import render_page
+
+    with gr.Blocks():
+        page = render_page(studio, browser_secret="0" * 32)
+    return StudioHandlers(studio, page), page
+
+
 @pytest.fixture(scope="module")
 def running_app(tmp_path_factory):
-    from akool_ui.ui.server import launch
+    from akool_ui.bootstrap import launch_app as launch
 
     cache = tmp_path_factory.mktemp("ui-api-cache")
     settings = Settings.from_env(
@@ -187,7 +199,7 @@ def _open_bytes(data: bytes) -> Image.Image:
 
 @pytest.fixture(scope="module")
 def akool_app(simulator_session, tmp_path_factory):
-    from akool_ui.ui.server import launch
+    from akool_ui.bootstrap import launch_app as launch
 
     cache = tmp_path_factory.mktemp("ui-akool-cache")
     settings = Settings.from_env(
@@ -231,43 +243,44 @@ def test_a_visitors_own_key_owns_its_jobs_and_is_never_kept(akool_app, caplog):
 
 
 def test_akool_mode_without_a_public_url_explains_uploads(akool_app, tmp_path):
-    from akool_ui.ui.handlers import StudioHandlers
     from akool_ui.ui.layout import _banner
 
     text, _ = _banner(akool_app.studio)
     assert "connected to akool" in text.lower() and "AKOOL_PUBLIC_URL" in text
     source = tmp_path / "source.png"
     Image.new("RGB", (64, 64), (1, 2, 3)).save(source)
-    handlers = StudioHandlers(akool_app.studio)
+    handlers, _ = _page_handlers(akool_app.studio)
     with pytest.raises(NoPublicUrl) as exc:
-        handlers._build_request("A cat", "", str(source), "", "1:1", "1080p", 1, 0.5)
+        handlers.create.build_request("A cat", "", str(source), "", "1:1", "1080p", 1, 0.5)
     assert "AKOOL_PUBLIC_URL" in exc.value.user_message
     assert not any((Path(akool_app.studio.store.cache_dir) / "uploads").iterdir())  # nothing stored
     # a public image URL still works as the source
-    request = handlers._build_request("A cat", "", None, " https://example.com/cat.png ", "1:1", "1080p", 1, 0.5)
+    request = handlers.create.build_request("A cat", "", None, " https://example.com/cat.png ", "1:1", "1080p", 1, 0.5)
     assert request.source_image_url == "https://example.com/cat.png"
 
 
 def test_history_pages_newest_first_and_searches_prompts(client, running_app):
-    from akool_ui.ui.handlers import HISTORY_PAGE_SIZE, StudioHandlers
+    from akool_ui.ui.handlers import HISTORY_PAGE_SIZE
 
     session = "paging-browser-0123456789"
     total = HISTORY_PAGE_SIZE + 1
     for i in range(total):
         client.predict(prompt=f"Paging test {i:02d}", session=session, wait=False, api_name="/generate")
-    h = StudioHandlers(running_app.studio)
-    tiles, state, label, newer, older = h.history_refresh("", "", session)
-    assert len(tiles) == HISTORY_PAGE_SIZE and label == "Page 1"
+    h, page = _page_handlers(running_app.studio)
+    panel = page.history
+    first = h.history.refresh("", "", session)
+    tiles, state = first[panel.gallery], first[panel.state]
+    assert len(tiles) == HISTORY_PAGE_SIZE and first[panel.pager] == "Page 1"
     assert tiles[0][1].startswith(f"Paging test {total - 1:02d}")  # newest first
-    assert newer["interactive"] is False and older["interactive"] is True
-    tiles2, state2, label2, newer2, older2 = h.history_older(state, "", session)
-    assert [t[1][:15] for t in tiles2] == ["Paging test 00 "] and label2 == "Page 2"
-    assert newer2["interactive"] is True and older2["interactive"] is False
+    assert first[panel.newer]["interactive"] is False and first[panel.older]["interactive"] is True
+    second = h.history.older(state, "", session)
+    assert [t[1][:15] for t in second[panel.gallery]] == ["Paging test 00 "] and second[panel.pager] == "Page 2"
+    assert second[panel.newer]["interactive"] is True and second[panel.older]["interactive"] is False
     prompts = lambda page: [caption.split(" · ")[0] for _, caption in page]  # noqa: E731 - states change
-    assert prompts(h.history_newer(state2, "", session)[0]) == prompts(tiles)
-    found, *_ = h.history_refresh("test 07", "", session)
+    assert prompts(h.history.newer(second[panel.state], "", session)[panel.gallery]) == prompts(tiles)
+    found = h.history.refresh("test 07", "", session)[panel.gallery]
     assert [t[1][:14] for t in found] == ["Paging test 07"]
-    nothing = h.history_refresh("no such prompt", "", session)
-    assert nothing[0] == [] and nothing[2] == "No jobs match that search."
+    nothing = h.history.refresh("no such prompt", "", session)
+    assert nothing[panel.gallery] == [] and nothing[panel.pager] == "No jobs match that search."
     # another browser sees none of it
-    assert h.history_refresh("", "", "someone-else-0123456789")[0] == []
+    assert h.history.refresh("", "", "someone-else-0123456789")[panel.gallery] == []

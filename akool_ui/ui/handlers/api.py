@@ -1,0 +1,127 @@
+"""The named endpoints for gradio_client (``/generate``, ``/press_button``, ``/job``): typed functions, no
+components, documented on the API page.
+
+Values are judged as sent (``_text``, ``_flag``, ``ImageRequest``'s own checks): ``"false"`` is not
+false, 2.5 is not a batch size, and each refusal is one sentence. Images come back as FileData dicts
+pointing at the caller's own media links.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from ...akool.models import ImageRequest
+from ...jobs import JobRecord
+from ...service.owners import is_browser_id, new_browser_id
+from .. import views
+from .common import TICK_SECONDS, StudioAccess, _flag, _key, _text, in_thread, refuse, user_errors
+
+__all__ = ["ApiHandlers", "API_WAIT_LIMIT"]
+
+# A gradio_client caller that asked to wait gives up after this long (the tracker's own deadline is
+# usually shorter and ends the job as "timed out" first).
+API_WAIT_LIMIT = 900.0
+
+
+class ApiHandlers:
+    """The functions behind the named endpoints, bound to one Studio."""
+
+    def __init__(self, access: StudioAccess):
+        self.access = access
+
+    def _session(self, session: str) -> str:
+        session = _text(session, "session").strip()
+        if session and not is_browser_id(session):
+            raise refuse(
+                "The session must be 16-64 characters of letters, digits, '-' or '_' (or empty for a new one)."
+            )
+        return session or new_browser_id()
+
+    def _job(self, record: JobRecord) -> dict[str, Any]:
+        data = views.job_summary(record)
+        images = []
+        for entry in record.images:
+            item: dict[str, Any] = {"index": entry.index, "state": entry.state.value, "width": entry.width, "height": entry.height}
+            for key, rel in (("preview", entry.preview), ("original", entry.original)):
+                path = self.access.abspath(rel) if rel else None
+                name = f"{record.id}-{entry.index}{path.suffix}" if path is not None else None
+                link = self.access.link(record, path, name)
+                # A FileData dict: Gradio serves the link and gradio_client downloads it.
+                item[key] = {"path": link, "orig_name": name, "meta": {"_type": "gradio.FileData"}} if link else None
+            images.append(item)
+        data["images"] = images
+        return data
+
+    async def _jobs(self, records: list[JobRecord]) -> list[dict[str, Any]]:
+        return await in_thread(lambda: [self._job(r) for r in records])
+
+    async def _wait(self, job_ids: list[str], owner: str) -> list[JobRecord]:
+        records = await in_thread(self.access.records, job_ids, owner)
+        watching = [r.id for r in records if r.is_in_flight]
+        if watching:
+            subscription = self.access.studio.subscribe(watching)
+            deadline = time.monotonic() + API_WAIT_LIMIT
+            try:
+                while not subscription.done and time.monotonic() < deadline:
+                    await subscription.aget(timeout=TICK_SECONDS)
+            finally:
+                subscription.close()
+        return await in_thread(self.access.records, job_ids, owner)
+
+    def functions(self) -> dict[str, Callable[..., Any]]:
+        """The typed functions behind ``/generate``, ``/press_button`` and ``/job`` (see layout.py)."""
+        access, studio = self.access, self.access.studio
+
+        @user_errors
+        async def generate(
+            prompt: str,
+            negative_prompt: str = "",
+            scale: str = "1:1",
+            resolution: str = "1080p",
+            batch: int = 1,
+            source_url: str = "",
+            similar: float = 0.5,
+            api_key: str = "",
+            session: str = "",
+            wait: bool = True,
+        ) -> dict:
+            """Create 1-4 images (text-to-image, or image-to-image from source_url) and, unless wait is false,
+            wait for them. Returns {"session", "jobs": [...]}; pass session back to /job and /press_button.
+            api_key is optional (your own Akool key; never stored)."""
+            session = self._session(session)
+            owner = access.owner(api_key, session)
+            wait = _flag(wait, "wait")
+            request = ImageRequest(
+                prompt=_text(prompt, "prompt"), negative_prompt=_text(negative_prompt, "negative_prompt"),
+                scale=_text(scale, "scale"), resolution=_text(resolution, "resolution"),
+                batch_quantity=batch, source_image_url=_text(source_url, "source_url").strip() or None, similar=similar,
+            )
+            records = await in_thread(studio.submit, request, api_key=_key(api_key), owner=owner)
+            ids = [r.id for r in records]
+            records = await self._wait(ids, owner) if wait else list(records)
+            return {"session": session, "jobs": await self._jobs(records)}
+
+        @user_errors
+        async def press_button(
+            job_id: str, button: str, api_key: str = "", session: str = "", wait: bool = True
+        ) -> dict:
+            """Press U1-U4 (4K upscale) or V1-V4 (variation) on a finished job of yours; returns the new job."""
+            session = self._session(session)
+            owner = access.owner(api_key, session)
+            wait = _flag(wait, "wait")
+            job_id, button = _text(job_id, "job_id"), _text(button, "button")
+            child = await in_thread(studio.press, job_id, button, api_key=_key(api_key), owner=owner)
+            records = await self._wait([child.id], owner) if wait else [child]
+            return {"session": session, "jobs": await self._jobs(records)}
+
+        @user_errors
+        async def job(job_id: str, api_key: str = "", session: str = "") -> dict:
+            """One of your jobs as it is now: state, buttons, lineage and its images (preview and original)."""
+            session = self._session(session)
+            record = await in_thread(studio.get, _text(job_id, "job_id"), access.owner(api_key, session))
+            if record is None:
+                raise refuse("There is no job with that id in this session's history.")
+            return {"session": session, "jobs": [self._job(record)]}
+
+        return {"generate": generate, "press_button": press_button, "job": job}

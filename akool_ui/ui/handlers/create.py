@@ -1,0 +1,139 @@
+"""Making jobs from the page: Generate, the U/V buttons, Check again, and filling the form (a result as
+the next source, or a job's settings reused).
+
+Only the short blocking calls (creating a job, storing an upload) run in a thread; the status stream is
+the results panel's (``ResultsHandlers.stream``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator, Callable
+
+import gradio as gr
+
+from ...akool.models import ImageRequest
+from ...service.uploads import NoPublicUrl
+from .. import views
+from ..panels import FormFill, FormPanel, Updates, new_view
+from .common import StudioAccess, _key, in_thread, refuse, user_errors
+from .results import ResultsHandlers
+
+__all__ = ["CreateHandlers"]
+
+_PLACEHOLDER_SOURCE = "https://source.invalid/placeholder.png"  # validates other fields before storing an upload
+
+
+class CreateHandlers:
+    """The form's events and the buttons that make new jobs, for one page."""
+
+    def __init__(self, access: StudioAccess, results: ResultsHandlers, form: FormPanel):
+        self.access = access
+        self.results = results
+        self.form = form
+
+    def build_request(
+        self, prompt: str, negative: str, source_image: str | None, source_url: str, scale: str,
+        resolution: str, batch: float, similar: float,
+    ) -> ImageRequest:
+        """Validate the form; store an upload only once everything else is valid."""
+        url = (source_url or "").strip() or None
+        fields = dict(
+            prompt=prompt, negative_prompt=negative or "", scale=scale, resolution=resolution,
+            batch_quantity=1 if batch is None else batch, similar=0.5 if similar is None else similar,
+        )
+        if not source_image:
+            return ImageRequest(**fields, source_image_url=url)
+        uploads = self.access.studio.uploads
+        ImageRequest(**fields, source_image_url=_PLACEHOLDER_SOURCE)  # raises on a bad prompt, ratio, ...
+        if not uploads.can_serve:
+            raise NoPublicUrl()
+        upload = uploads.add_file(source_image)
+        return ImageRequest(**fields, source_image_url=uploads.url_for(upload))
+
+    @user_errors
+    async def generate(
+        self, prompt: str, negative: str, source_image: str | None, source_url: str, scale: str,
+        resolution: str, batch: float, similar: float, api_key: str, browser_id: str,
+    ) -> AsyncIterator[Updates]:
+        owner = self.access.owner(api_key, browser_id)
+        request = await in_thread(
+            self.build_request, prompt, negative, source_image, source_url, scale, resolution, batch, similar
+        )
+        records = await in_thread(self.access.studio.submit, request, api_key=_key(api_key), owner=owner)
+        view = new_view([r.id for r in records])
+        async for update in self.results.stream(view, owner, list(records)):
+            yield update
+
+    def press_handler(self, button: str) -> Callable[..., AsyncIterator[Updates]]:
+        """The click function of one U/V button."""
+
+        @user_errors
+        async def press(view: dict[str, Any], api_key: str, browser_id: str) -> AsyncIterator[Updates]:
+            owner = self.access.owner(api_key, browser_id)
+            job_id = (view or {}).get("selected")
+            if not job_id:
+                raise refuse("Select an image first, then press a button.")
+            child = await in_thread(self.access.studio.press, job_id, button, api_key=_key(api_key), owner=owner)
+            view = {**view, "jobs": views.unique([*view["jobs"], child.id])}
+            records = await in_thread(self.access.records, view["jobs"], owner)
+            async for update in self.results.stream(view, owner, records):
+                yield update
+
+        press.__name__ = press.__qualname__ = f"press_{button}"
+        return press
+
+    @user_errors
+    async def check_again(self, view: dict[str, Any], api_key: str, browser_id: str) -> AsyncIterator[Updates]:
+        owner = self.access.owner(api_key, browser_id)
+        job_id = (view or {}).get("selected")
+        if not job_id:
+            raise refuse("Select a job first.")
+        await in_thread(self.access.studio.check_again, job_id, api_key=_key(api_key), owner=owner)
+        records = await in_thread(self.access.records, view["jobs"], owner)
+        async for update in self.results.stream(view, owner, records):
+            yield update
+
+    # --- filling the form --------------------------------------------------------------------------
+
+    def source_changed(self, source_image: str | None, source_url: str) -> Updates:
+        """``similar`` only means something for image-to-image."""
+        return self.form.show_similar(bool(source_image or (source_url or "").strip()))
+
+    @user_errors
+    def use_as_source(self, view: dict[str, Any], api_key: str, browser_id: str) -> Updates:
+        """Put the selected result into the source box: the next Generate is image-to-image from it."""
+        owner = self.access.owner(api_key, browser_id)
+        records = self.access.view_records(view, owner)
+        record = self.access.selected(view, records)
+        index = int(view.get("index") or 0)
+        original = self.access.link(record, self.access.original(record, index)) if record else None
+        if original is None:
+            raise refuse("Select a finished image first.")
+        gr.Info("Source image set. Describe the change you want and press Generate.")
+        return self.form.use_source(original)
+
+    @user_errors
+    def reuse_settings(self, view: dict[str, Any], api_key: str, browser_id: str) -> Updates:
+        """Fill the form with the selected job's parameters (the source too, if we still have it)."""
+        owner = self.access.owner(api_key, browser_id)
+        records = self.access.view_records(view, owner)
+        record = self.access.selected(view or {}, records)
+        if record is None:
+            raise refuse("Open a job from the history first.")
+        request = dict(record.request)
+        if not request.get("scale") and record.parent_id:  # a U/V job: its settings are its parent's
+            parent = self.access.studio.get(record.parent_id, owner)
+            request = {**(parent.request if parent else {}), **request}
+        source_url = request.get("source_image_url") or ""
+        upload = self.access.studio.uploads.resolve_url(source_url) if source_url else None
+        return self.form.fill(FormFill(
+            prompt=request.get("prompt", ""),
+            negative=request.get("negative_prompt", ""),
+            source_image=self.access.link(record, upload.path) if upload else None,
+            source_url="" if upload else source_url,
+            scale=request.get("scale", "1:1"),
+            resolution=request.get("resolution", "1080p"),
+            batch=int(request.get("batch_quantity", 1)),
+            similar=float(request.get("similar", 0.5)),
+            has_source=bool(source_url),
+        ))

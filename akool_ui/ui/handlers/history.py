@@ -1,0 +1,113 @@
+"""The owner's history (pages, search, reopening a job) and the session around it: page load, and
+forgetting the visitor's key (which switches the history back to this browser's own jobs).
+"""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator
+
+import gradio as gr
+
+from ...jobs import JobRecord
+from ...service.owners import is_browser_id
+from .. import views
+from ..assets import placeholder_for
+from ..panels import HistoryPanel, HistoryRender, KeyPanel, Updates, new_history_state, new_view
+from .common import StudioAccess, _key, in_thread, refuse, user_errors
+from .results import ResultsHandlers
+
+__all__ = ["HistoryHandlers", "HISTORY_PAGE_SIZE"]
+
+HISTORY_PAGE_SIZE = 12
+_NO_JOBS = "No jobs yet: your results will appear here."
+
+
+class HistoryHandlers:
+    """The history panel's events, and the session events that end in showing it, for one page."""
+
+    def __init__(self, access: StudioAccess, panel: HistoryPanel, keys: KeyPanel, results: ResultsHandlers):
+        self.access = access
+        self.panel = panel
+        self.keys = keys
+        self.results = results
+
+    def render(self, state: dict[str, Any], owner: str) -> HistoryRender:
+        """The page of ``owner``'s history that ``state`` points at."""
+        studio = self.access.studio
+        cursor = state["cursors"][state["page"]]
+        page = studio.history(owner, cursor=cursor, limit=HISTORY_PAGE_SIZE, query=state["query"] or None)
+        tiles = [(self._tile(record), views.history_caption(record)) for record in page.items]
+        state = {**state, "ids": [r.id for r in page.items], "next": page.next_cursor}
+        if page.items:
+            label = f"Page {state['page'] + 1}"
+        elif state["query"]:
+            label = "No jobs match that search."
+        else:
+            label = _NO_JOBS
+        return HistoryRender(tiles, state, label, has_newer=state["page"] > 0, has_older=page.next_cursor is not None)
+
+    def _tile(self, record: JobRecord) -> str:
+        """A link to the job's first image, or a placeholder for its state (running, failed, timed out)."""
+        rel = views.first_display_path(record)
+        link = self.access.link(record, self.access.abspath(rel)) if rel else None
+        return link or str(placeholder_for(record.state))
+
+    def _show(self, state: dict[str, Any], owner: str) -> Updates:
+        return self.panel.updates(self.render(state, owner))
+
+    @user_errors
+    def refresh(self, query: str, api_key: str, browser_id: str) -> Updates:
+        owner = self.access.owner(api_key, browser_id)
+        self.access.studio.remember(_key(api_key), owner)  # their own key is back: resume their unfinished jobs
+        return self._show(new_history_state((query or "").strip()), owner)
+
+    @user_errors
+    def older(self, state: dict[str, Any], api_key: str, browser_id: str) -> Updates:
+        state = dict(state or new_history_state())
+        if state.get("next"):
+            state["cursors"] = [*state["cursors"][: state["page"] + 1], state["next"]]
+            state["page"] += 1
+        return self._show(state, self.access.owner(api_key, browser_id))
+
+    @user_errors
+    def newer(self, state: dict[str, Any], api_key: str, browser_id: str) -> Updates:
+        state = dict(state or new_history_state())
+        state["page"] = max(0, state["page"] - 1)
+        return self._show(state, self.access.owner(api_key, browser_id))
+
+    @user_errors
+    async def reopen(
+        self, state: dict[str, Any], api_key: str, browser_id: str, evt: gr.SelectData
+    ) -> AsyncIterator[Updates]:
+        """A history tile was clicked: show that job (and its U/V results) in the results panel."""
+        studio = self.access.studio
+        owner = self.access.owner(api_key, browser_id)
+        ids = (state or {}).get("ids") or []
+        if not (isinstance(evt.index, int) and 0 <= evt.index < len(ids)):
+            raise refuse("That job is no longer in your history.")
+        record = await in_thread(studio.get, ids[evt.index], owner)
+        if record is None:
+            raise refuse("That job is no longer in your history.")
+        children = [c.id for c in await in_thread(studio.children, record.id, owner)]
+        view = new_view([record.id, *children], selected=record.id)
+        records = await in_thread(self.access.records, view["jobs"], owner)
+        async for update in self.results.stream(view, owner, records):
+            yield update
+
+    # --- session -----------------------------------------------------------------------------------
+
+    @user_errors
+    def start_session(self, browser_id: str | None, api_key: str | None) -> Updates:
+        """After page load (the browser id is made in the browser): resume the visitor's jobs, show history."""
+        if not is_browser_id(browser_id) and not _key(api_key):
+            return self.panel.updates(HistoryRender([], new_history_state(), _NO_JOBS, has_newer=False, has_older=False))
+        owner = self.access.owner(api_key, browser_id)
+        self.access.studio.remember(_key(api_key), owner)
+        return self._show(new_history_state(), owner)
+
+    @user_errors
+    def forget_key(self, query: str, browser_id: str) -> Updates:
+        """Clear the key from the box and from this browser's storage (and stop remembering it); show the
+        browser's own history."""
+        state = new_history_state((query or "").strip())
+        return {**self.keys.forgotten(), **self._show(state, self.access.owner(None, browser_id))}

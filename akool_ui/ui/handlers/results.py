@@ -1,0 +1,125 @@
+"""The results panel: render a view of jobs, stream it while they run, select an image, delete a job.
+
+A render is named values (``panels.ResultsRender``); ``ResultsPanel.updates`` turns it into a dict keyed
+by component. Status streams are async generators that ``await`` the tracker's subscription, so a
+watching browser costs no worker thread.
+"""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator, Sequence
+
+import gradio as gr
+
+from ...jobs import JobRecord, RecordState
+from .. import views
+from ..panels import ResultsPanel, ResultsRender, Updates, new_view
+from .common import StudioAccess, in_thread, refuse, user_errors, TICK_SECONDS
+from .downloads import Downloads
+
+__all__ = ["ResultsHandlers"]
+
+
+def _signature(records: Sequence[JobRecord]) -> tuple:
+    """What a re-render depends on: when it is unchanged, only the status line (elapsed time) moves."""
+    return tuple(
+        (r.id, r.state.value, tuple((e.index, e.state.value) for e in r.images), tuple(r.used_buttons), tuple(r.buttons))
+        for r in records
+    )
+
+
+class ResultsHandlers:
+    """Renders and streams views into one page's results panel; its own events: select and delete."""
+
+    def __init__(self, access: StudioAccess, panel: ResultsPanel):
+        self.access = access
+        self.panel = panel
+        self.downloads = Downloads(access)
+
+    # --- rendering ---------------------------------------------------------------------------------
+
+    def render(self, view: dict[str, Any], records: Sequence[JobRecord], *, note: str | None = None) -> ResultsRender:
+        """What the panel shows for ``view`` (updates ``view``: gallery order, selection, zip)."""
+        studio = self.access.studio
+        by_id = {r.id: r for r in records}
+        items = [
+            (item, link)
+            for item in views.gallery_items(records, self.access.abspath)
+            if (link := self.access.link(by_id[item.job_id], item.path)) is not None
+        ]
+        view["items"] = [[item.job_id, item.index] for item, _ in items]
+        selected = self.access.selected(view, records)
+        index = int(view.get("index") or 0)
+        if selected is not None:
+            view["selected"] = selected.id
+        parent = studio.get(selected.parent_id, selected.owner) if selected and selected.parent_id else None
+        return ResultsRender(
+            status=views.status_markdown(records, note=note),
+            gallery=[(link, item.caption) for item, link in items],
+            view=view,
+            details=views.job_details(selected, parent=parent),
+            original=self.downloads.original(selected, index),
+            zip=self.downloads.zip(view, records),
+            buttons=views.button_views(selected, index if selected is not None else None),
+            final=selected is not None and selected.is_final,
+            timed_out=selected is not None and selected.state is RecordState.TIMED_OUT,
+        )
+
+    def updates(self, view: dict[str, Any], records: Sequence[JobRecord]) -> Updates:
+        return self.panel.updates(self.render(view, records))
+
+    async def stream(self, view: dict[str, Any], owner: str, records: list[JobRecord]) -> AsyncIterator[Updates]:
+        """Render ``view`` now, then on every tracker event (and once a second) until its jobs are final.
+
+        Waiting is ``await subscription.aget``: no thread sleeps per watcher. Renders that read the store
+        or write a zip run in a worker thread; the per-second status tick is pure and runs inline."""
+        yield await in_thread(self.updates, view, records)
+        watching = [r.id for r in records if r.is_in_flight]
+        if not watching:
+            return
+        by_id = {r.id: r for r in records}
+        signature = _signature(records)
+        subscription = self.access.studio.subscribe(watching)
+        try:
+            while not subscription.done:
+                event = await subscription.aget(timeout=TICK_SECONDS)
+                if event is not None and event.record.id in by_id:
+                    by_id[event.record.id] = event.record
+                current = [by_id[r.id] for r in records]
+                now_signature = _signature(current)
+                if now_signature != signature:
+                    signature = now_signature
+                    yield await in_thread(self.updates, view, current)
+                else:
+                    yield self.panel.status_update(views.status_markdown(current))
+        finally:
+            subscription.close()
+        # The subscription is done: re-read so buttons/used_buttons written after the last event show.
+        final = await in_thread(self.access.records, [r.id for r in records], owner)
+        yield await in_thread(self.updates, view, final or [by_id[r.id] for r in records])
+
+    # --- events ------------------------------------------------------------------------------------
+
+    @user_errors
+    def select(self, view: dict[str, Any], api_key: str, browser_id: str, evt: gr.SelectData) -> Updates:
+        """A gallery tile was clicked: it becomes the selected job/image (buttons follow)."""
+        owner = self.access.owner(api_key, browser_id)
+        items = (view or {}).get("items") or []
+        if isinstance(evt.index, int) and 0 <= evt.index < len(items):
+            view = {**view, "selected": items[evt.index][0], "index": items[evt.index][1]}
+        render = self.render(view, self.access.view_records(view, owner))
+        return self.panel.updates(render, gallery=False)  # re-sending the gallery would close its preview
+
+    @user_errors
+    def delete(self, view: dict[str, Any], api_key: str, browser_id: str) -> Updates:
+        owner = self.access.owner(api_key, browser_id)
+        job_id = (view or {}).get("selected")
+        if not job_id:
+            raise refuse("Select a job first.")
+        if not self.access.studio.delete(job_id, owner):
+            raise refuse("That job is no longer in your history.")
+        self.access.media.revoke(owner, job_id)
+        gr.Info("Deleted from your history and from disk.")
+        remaining = [j for j in view["jobs"] if j != job_id]
+        view = new_view(remaining)
+        return self.updates(view, self.access.records(remaining, owner))

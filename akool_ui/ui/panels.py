@@ -1,0 +1,244 @@
+"""The page's sections as small dataclasses of components, and how each turns named values into updates.
+
+``layout.py`` builds one of each (``_render_*``); the handlers return ``panel.updates(...)``: dicts keyed
+by component, which Gradio matches to an event's outputs by identity. No output depends on its position
+in a list, and a component left out of a dict is left as it is (``gr.skip()``).
+
+The ``*Render``/``FormFill`` records are plain values the handlers compute; only the panels know which
+component shows which value, and how (``interactive``, ``visible``, ``variant``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import gradio as gr
+
+from .source_image import SourceImage
+from .views import ButtonView, unique
+
+__all__ = [
+    "Header", "SourcePanel", "FormPanel", "FormFill", "KeyPanel", "ResultsPanel", "ResultsRender",
+    "HistoryPanel", "HistoryRender", "Page", "new_view", "new_history_state",
+]
+
+Updates = dict[Any, Any]  # {component: value or gr.update(...)}
+
+
+def new_view(job_ids: Sequence[str], selected: str | None = None, index: int = 0) -> dict[str, Any]:
+    """The results panel's state: which jobs it shows, which image is selected, the gallery's order."""
+    return {
+        "jobs": unique(job_ids),
+        "selected": selected if selected is not None else (job_ids[0] if job_ids else None),
+        "index": index,
+        "items": [],
+        "zip": None,
+    }
+
+
+def new_history_state(query: str = "") -> dict[str, Any]:
+    """The history panel's state: the search, the cursor of every page seen so far, the tiles' job ids."""
+    return {"query": query, "cursors": [None], "page": 0, "ids": [], "next": None}
+
+
+def _similar_visibility(shown: bool) -> bool | str:
+    """``similar`` only means something with a source; "hidden" keeps it (and its id) in the page."""
+    return True if shown else "hidden"
+
+
+@dataclass(frozen=True, eq=False)
+class Header:
+    banner: gr.Markdown
+
+
+@dataclass(frozen=True, eq=False)
+class SourcePanel:
+    """The image-to-image source: an upload (checked from its header), or a public URL."""
+
+    image: SourceImage
+    url: gr.Textbox
+
+
+@dataclass(frozen=True)
+class FormFill:
+    """Values to put back into the form (Reuse settings)."""
+
+    prompt: str
+    negative: str
+    source_image: str | None
+    source_url: str
+    scale: str
+    resolution: str
+    batch: int
+    similar: float
+    has_source: bool
+
+
+@dataclass(frozen=True, eq=False)
+class FormPanel:
+    prompt: gr.Textbox
+    negative: gr.Textbox
+    source: SourcePanel
+    scale: gr.Dropdown
+    resolution: gr.Radio
+    batch: gr.Slider
+    similar: gr.Slider
+    generate: gr.Button
+
+    def inputs(self) -> list[Any]:
+        """The form's values in the order of ``CreateHandlers.generate``'s parameters."""
+        return [self.prompt, self.negative, self.source.image, self.source.url, self.scale, self.resolution,
+                self.batch, self.similar]
+
+    def fill(self, values: FormFill) -> Updates:
+        return {
+            self.prompt: values.prompt,
+            self.negative: values.negative,
+            self.source.image: values.source_image,
+            self.source.url: values.source_url,
+            self.scale: values.scale,
+            self.resolution: values.resolution,
+            self.batch: values.batch,
+            self.similar: gr.update(value=values.similar, visible=_similar_visibility(values.has_source)),
+        }
+
+    def show_similar(self, shown: bool) -> Updates:
+        return {self.similar: gr.update(visible=_similar_visibility(shown))}
+
+    def use_source(self, link: str) -> Updates:
+        """A stored result becomes the source: the upload box gets it, the URL box is cleared."""
+        return {self.source.image: link, self.source.url: "", self.similar: gr.update(visible=True)}
+
+
+@dataclass(frozen=True, eq=False)
+class KeyPanel:
+    """The visitor's own API key: the box, Forget, Remember, and the browser storage behind them."""
+
+    api_key: gr.Textbox
+    forget: gr.Button
+    remember: gr.Checkbox
+    store: gr.BrowserState  # {"k": key}: BrowserState never writes a falsy value, so "" could not clear it
+
+    def forgotten(self) -> Updates:
+        return {self.api_key: "", self.store: {"k": ""}, self.remember: False}
+
+
+@dataclass(frozen=True)
+class ResultsRender:
+    """What the results panel shows for one view, as named values."""
+
+    status: str
+    gallery: list[tuple[str, str]]
+    """(media link, caption) per tile."""
+    view: dict[str, Any]
+    details: str
+    original: str | None
+    """Media link of the selected image's original (named for download), if it is stored."""
+    zip: str | None
+    buttons: Sequence[ButtonView]
+    final: bool
+    """The selected job is final: its settings can be reused and it can be deleted."""
+    timed_out: bool
+
+
+@dataclass(frozen=True, eq=False)
+class ResultsPanel:
+    """Status, gallery, the U/V buttons and the selected job's actions; ``view`` is its state."""
+
+    view: gr.State
+    status: gr.Markdown
+    gallery: gr.Gallery
+    buttons: dict[str, gr.Button] = field(repr=False)
+    check_again: gr.Button
+    use_source: gr.Button
+    download_one: gr.DownloadButton
+    download_all: gr.DownloadButton
+    details: gr.Markdown
+    reuse: gr.Button
+    delete: gr.Button
+
+    def outputs(self) -> list[Any]:
+        """Every component a render updates (all of the panel)."""
+        return [self.view, self.status, self.gallery, *self.buttons.values(), self.check_again, self.use_source,
+                self.download_one, self.download_all, self.details, self.reuse, self.delete]
+
+    def updates(self, render: ResultsRender, *, gallery: bool = True) -> Updates:
+        """``render`` as an update of every component; ``gallery=False`` leaves the gallery alone (re-sending
+        it would close the preview a click just opened)."""
+        has_image = render.original is not None
+        out: Updates = {
+            self.view: render.view,
+            self.status: render.status,
+            self.gallery: render.gallery if gallery else gr.skip(),
+            self.check_again: gr.update(visible=render.timed_out),
+            self.use_source: gr.update(interactive=has_image),
+            self.download_one: gr.update(value=render.original, interactive=has_image),
+            self.download_all: gr.update(value=render.zip, interactive=render.zip is not None),
+            self.details: render.details,
+            self.reuse: gr.update(interactive=render.final),
+            self.delete: gr.update(interactive=render.final),
+        }
+        for button in render.buttons:
+            out[self.buttons[button.name]] = gr.update(
+                value=button.label,
+                interactive=button.interactive,
+                variant="primary" if button.highlighted and button.interactive else "secondary",
+                elem_classes=["akool-action", "used"] if button.used else ["akool-action"],
+            )
+        return out
+
+    def status_update(self, status: str) -> Updates:
+        """Only the status line (the elapsed-seconds tick); everything else stays."""
+        return {self.status: status}
+
+
+@dataclass(frozen=True)
+class HistoryRender:
+    """One page of the owner's history, as named values."""
+
+    tiles: list[tuple[str, str]]
+    """(media link or placeholder, caption) per job, newest first."""
+    state: dict[str, Any]
+    label: str
+    has_newer: bool
+    has_older: bool
+
+
+@dataclass(frozen=True, eq=False)
+class HistoryPanel:
+    search: gr.Textbox
+    refresh: gr.Button
+    gallery: gr.Gallery
+    newer: gr.Button
+    pager: gr.Markdown
+    older: gr.Button
+    state: gr.State
+
+    def outputs(self) -> list[Any]:
+        return [self.gallery, self.state, self.pager, self.newer, self.older]
+
+    def updates(self, render: HistoryRender) -> Updates:
+        return {
+            self.gallery: render.tiles,
+            self.state: render.state,
+            self.pager: render.label,
+            self.newer: gr.update(interactive=render.has_newer),
+            self.older: gr.update(interactive=render.has_older),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Page:
+    """Every section of the page, and the per-browser id that (with the key) decides whose jobs it shows."""
+
+    header: Header
+    form: FormPanel
+    keys: KeyPanel
+    results: ResultsPanel
+    history: HistoryPanel
+    browser_id: gr.BrowserState
+
+    def who(self) -> list[Any]:
+        """The inputs every owner-scoped handler ends with: ``api_key, browser_id``."""
+        return [self.keys.api_key, self.browser_id]
