@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import io
 import os
 import stat
@@ -10,7 +12,9 @@ import pytest
 from PIL import Image
 
 from akool_ui.service.images import ImageValidationError
-from akool_ui.service.uploads import NoPublicUrl, UploadStore, is_token
+from akool_ui.service.uploads import NoPublicUrl, UploadStore
+
+TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # 256 bits as base64url
 
 
 def _png(width: int = 40, height: int = 30, color=(200, 30, 30)) -> bytes:
@@ -33,7 +37,7 @@ def test_upload_is_stored_under_a_random_token_readable_only_by_owner(tmp_path):
     store = UploadStore(tmp_path / "uploads", demo=True, local_url="http://127.0.0.1:9")
     first = store.add_bytes(_png())
     second = store.add_bytes(_png())
-    assert is_token(first.token) and is_token(second.token) and first.token != second.token
+    assert TOKEN.fullmatch(first.token) and TOKEN.fullmatch(second.token) and first.token != second.token
     assert first.path.parent == tmp_path / "uploads" and first.path.suffix == ".png"
     assert stat.S_IMODE(os.stat(first.path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(tmp_path / "uploads").st_mode) == 0o700
@@ -92,15 +96,6 @@ def test_akool_mode_needs_a_public_url(tmp_path):
     assert "AKOOL_PUBLIC_URL" in exc.value.user_message
     public = UploadStore(tmp_path, demo=False, public_url="https://studio.example.org/")
     assert public.url_for(upload) == f"https://studio.example.org/uploads/{upload.name}"
-
-
-def test_adopt_copies_a_result_as_a_new_source(tmp_path):
-    result = tmp_path / "0.png"
-    result.write_bytes(_png(64, 64, (0, 255, 0)))
-    store = UploadStore(tmp_path / "u", demo=True)
-    upload = store.adopt(result)
-    assert upload.path != result and upload.path.read_bytes() == result.read_bytes()
-    assert store.resolve(upload.name) is not None
 
 
 def test_prune_removes_only_old_uploads(tmp_path):

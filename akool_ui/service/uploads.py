@@ -36,7 +36,6 @@ UPLOAD_ROUTE = "/uploads"
 # a month keeps recent history reusable without letting uploads pile up forever.
 MAX_UPLOAD_AGE = 30 * 24 * 3600.0
 _TOKEN_BYTES = 32  # 256 bits: not enumerable, so an upload URL is as private as whoever holds it
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 _NAME = re.compile(r"(?P<token>[A-Za-z0-9_-]{43})\.(?P<ext>png|jpg|webp)")
 _MEDIA_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
 _FORMAT_EXT = {"PNG": "png", "JPEG": "jpg", "JPG": "jpg", "WEBP": "webp"}
@@ -141,17 +140,6 @@ class UploadStore:
             )
         return self.add_bytes(path.read_bytes())
 
-    def adopt(self, path: str | os.PathLike[str]) -> Upload:
-        """Store a copy of one of our own result images (already valid) as a source: "use as source"."""
-        path = Path(path)
-        ext = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp"}.get(path.suffix.lower())
-        if ext is None:
-            return self.add_file(path)
-        token = secrets.token_urlsafe(_TOKEN_BYTES)
-        dest = self.root / f"{token}.{ext}"
-        write_atomic(dest, path.read_bytes(), fsync=False)  # a copy of a file we keep anyway: no need to fsync
-        return Upload(token, dest, _MEDIA_TYPES[ext])
-
     def _write(self, data: bytes, ext: str) -> Upload:
         token = secrets.token_urlsafe(_TOKEN_BYTES)
         dest = self.root / f"{token}.{ext}"
@@ -230,7 +218,3 @@ class UploadStore:
         if removed:
             log.info("pruned %d old uploads", removed)
         return removed
-
-
-def is_token(value: str) -> bool:
-    return bool(_TOKEN.fullmatch(value or ""))
