@@ -178,7 +178,7 @@ def _add_api_arguments(parser: argparse.ArgumentParser, *, wait: bool = True) ->
 
 
 def _configure_generate(parser: argparse.ArgumentParser) -> None:
-    from .akool.models import RESOLUTIONS, SCALES
+    from .akool.models import MODELS, RESOLUTIONS, SCALES
 
     parser.add_argument("--prompt", required=True, help="what the image should show")
     parser.add_argument("--negative-prompt", default="", help="what it should not show")
@@ -190,6 +190,8 @@ def _configure_generate(parser: argparse.ArgumentParser) -> None:
                         help="image-to-image: an http(s) URL of the source picture")
     parser.add_argument("--similar", type=float, default=0.5,
                         help="image-to-image: how close to the source, 0-1 (default 0.5)")
+    parser.add_argument("--model", default=None, choices=sorted(MODELS),
+                        help="Akool's model (default: Auto, chosen from whether --source-image is given)")
     parser.add_argument("--webhook", metavar="URL", default=None, help="Akool calls this URL when the job ends")
     _add_api_arguments(parser)
 
@@ -391,7 +393,7 @@ def _run_generate(args: argparse.Namespace) -> int:
         request = ImageRequest(
             prompt=args.prompt, negative_prompt=args.negative_prompt, scale=args.scale, resolution=args.resolution,
             batch_quantity=args.batch, source_image_url=args.source_image, similar=args.similar,
-            webhook_url=args.webhook,
+            model_name=args.model, webhook_url=args.webhook,
         )
     except InvalidRequest as exc:
         raise _Stop(f"error: {exc.user_message}", 2) from None

@@ -264,3 +264,17 @@ def test_job_status_knows_when_it_is_terminal(status, done, label):
 def test_status_update_exposes_the_job_status():
     update = StatusUpdate(job=Job(id=JOB_ID, status=JobStatus.PROCESSING), elapsed=1.5, polls=2)
     assert update.status is JobStatus.PROCESSING and update.changed
+
+
+def test_model_name_is_auto_unless_chosen_and_must_fit_the_job():
+    from akool_ui.akool.models import MODELS
+
+    assert ImageRequest(prompt="x").model_name is None and "model_name" not in ImageRequest(prompt="x").to_payload()
+    assert ImageRequest(prompt="x", model_name="  ").model_name is None
+    t2i, i2i = (m for m in MODELS)
+    assert ImageRequest(prompt="x", model_name=t2i).to_payload()["model_name"] == t2i
+    assert ImageRequest(prompt="x", model_name=i2i, source_image_url=SOURCE).model_name == i2i
+    for bad in ({"model_name": i2i}, {"model_name": t2i, "source_image_url": SOURCE}, {"model_name": "gpt-image"}):
+        with pytest.raises(InvalidRequest) as info:
+            ImageRequest(prompt="x", **bad)
+        assert info.value.user_message.endswith(".")

@@ -28,6 +28,7 @@ __all__ = [
     "SCALES",
     "V3_SCALES",
     "RESOLUTIONS",
+    "MODELS",
     "MAX_PROMPT_LENGTH",
     "MAX_URL_LENGTH",
     "validate_job_id",
@@ -43,6 +44,12 @@ BUTTONS = UPSCALE_BUTTONS + VARIATION_BUTTONS
 SCALES = ("1:1", "3:2", "4:3", "16:9", "2:3", "3:4", "9:16", "Original")
 V3_SCALES = ("1:1", "4:3", "3:4", "16:9", "9:16", "3:2", "2:3")
 RESOLUTIONS = ("1080p", "4k")
+# v4 ``model_name`` values (akool-api.md §3.2) and what each is for. Not sending one ("Auto") lets Akool
+# choose from whether a source image is given; naming the wrong one for the job is a 1003.
+MODELS = {
+    "wavespeed-ai/flux-krea-dev-lora": "text-to-image",
+    "wavespeed-ai/flux-kontext-dev": "image-to-image",
+}
 
 # Akool documents no limit; 2000 characters is far beyond any useful FLUX prompt (its text encoder
 # reads ~512 tokens) and keeps a pasted novel from being sent and charged.
@@ -177,6 +184,17 @@ class ImageRequest:
         if not _is_number(raw_similar) or not 0.0 <= float(raw_similar) <= 1.0:
             raise InvalidRequest("similar out of range", user_message="'Similar' must be a number from 0 to 1.")
         set_(self, "similar", float(raw_similar))
+        model = str(self.model_name or "").strip() or None
+        if model is not None:
+            set_(self, "model_name", _validate_choice(model, tuple(MODELS), "model"))
+            wanted = "image-to-image" if source else "text-to-image"
+            if MODELS[model] != wanted:
+                raise InvalidRequest(
+                    f"model {model} is for {MODELS[model]}",
+                    user_message=f"The model {model} is for {MODELS[model]}; choose Auto or a {wanted} model.",
+                )
+        else:
+            set_(self, "model_name", None)
         if self.webhook_url:
             set_(self, "webhook_url", validate_source_url(self.webhook_url))
 
