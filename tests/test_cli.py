@@ -429,11 +429,9 @@ def test_python_m_akool_ui_with_a_nan_poll_interval_says_so_in_one_line_and_exit
     assert not (tmp_path / "cache").exists(), "serve stopped before opening the store"
 
 
-def test_generate_model_is_sent_only_when_chosen_and_a_wrong_one_is_refused_before_sending(env, capsys):
+def test_generate_model_is_sent_when_chosen_and_a_wrong_one_is_refused_before_sending(env, capsys):
     code, out, _ = run(capsys, "generate", "--prompt", "a kite", "--model", "wavespeed-ai/flux-krea-dev-lora")
     assert code == 0 and env.sim._jobs[out.split()[0]].model_name == "wavespeed-ai/flux-krea-dev-lora"
-    code, out, _ = run(capsys, "generate", "--prompt", "a kite")  # Auto: nothing sent
-    assert code == 0 and not env.sim._jobs[out.split()[0]].model_name
     before = counts(env)
     code, _, err = run(capsys, "generate", "--prompt", "a kite", "--model", "wavespeed-ai/flux-kontext-dev")
     assert code == 2 and "is for image-to-image" in err and len(err.splitlines()) == 1
