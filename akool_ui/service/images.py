@@ -18,6 +18,8 @@ from typing import Union
 
 from PIL import Image, ImageFile, ImageOps
 
+from ..errors import StudioError
+
 __all__ = [
     "ImageValidationError",
     "NormalizedImage",
@@ -75,7 +77,7 @@ _upload_decodes = threading.BoundedSemaphore(UPLOAD_DECODE_SLOTS)
 Source = Union[bytes, bytearray, memoryview, str, "PathLike[str]", Image.Image]
 
 
-class ImageValidationError(ValueError):
+class ImageValidationError(StudioError, ValueError):
     """An image was refused; ``str(exc)`` (also ``user_message``) is one sentence for the page."""
 
     def __init__(self, user_message: str):

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
+from ..errors import StudioError
 from ..fileio import write_atomic
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ _MEDIA_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
 _FORMAT_EXT = {"PNG": "png", "JPEG": "jpg", "JPG": "jpg", "WEBP": "webp"}
 
 
-class NoPublicUrl(Exception):
+class NoPublicUrl(StudioError):
     """An upload cannot be used as a source: Akool could not reach this app to fetch it."""
 
     user_message = (
