@@ -1,7 +1,7 @@
 """How job records look on the page: status lines, gallery items, button states, details.
 
 Pure functions of records (no service calls, no disk I/O), so the wording is tested without a browser.
-``handlers.py`` turns what these return into Gradio updates.
+The handlers (``ui/handlers/``) gather what these return into renders; ``panels.py`` makes them updates.
 """
 
 from __future__ import annotations

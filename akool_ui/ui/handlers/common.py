@@ -192,4 +192,5 @@ class StudioAccess:
         return by_id.get(view.get("selected") or "") or (records[0] if records else None)
 
     def view_records(self, view: dict[str, Any] | None, owner: str) -> list[JobRecord]:
+        """``owner``'s records among the jobs a results view shows."""
         return self.records((view or {}).get("jobs") or [], owner)

@@ -14,7 +14,7 @@ import gradio as gr
 from ...jobs import JobRecord, RecordState
 from .. import views
 from ..panels import ResultsPanel, ResultsRender, Updates, new_view
-from .common import StudioAccess, in_thread, refuse, user_errors, TICK_SECONDS
+from .common import TICK_SECONDS, StudioAccess, in_thread, refuse, user_errors
 from .downloads import Downloads
 
 __all__ = ["ResultsHandlers"]
