@@ -1,4 +1,4 @@
-"""``python -m akool_ui``: see akool_ui/cli.py."""
+"""``python -m akool_ui``: see akool_ui/cli/."""
 
 from .cli import main
 
