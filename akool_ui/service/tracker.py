@@ -26,16 +26,17 @@ from typing import Callable, Iterable
 import requests
 
 from ..akool.client import AkoolClient
-from ..akool.errors import AkoolError, AuthError, CannotOperate, JobNotFound, PermissionDenied
-from ..akool.models import ImageRequest, JobStatus, validate_button, validate_job_id
+from ..akool.errors import AkoolError, CannotOperate, JobNotFound
+from ..akool.models import ImageRequest, validate_button, validate_job_id
 from ..akool.polling import DEFAULT_POLL_POLICY, PollPolicy
 from ..akool.webhook import WebhookEvent
 from ..jobs import JobRecord, Page, RecordState, lifecycle
-from ..jobs.events import JobEvent, state_event
-from .downloader import Downloader, Outcome
-from .scheduler import DOWNLOAD, Scheduler, Tracked
-from .store import JobStore, RecordNotFound
+from ..jobs.events import JobEvent
+from .downloader import Downloader
+from .scheduler import Scheduler
+from .store import JobStore
 from .subscriptions import Subscription, SubscriptionHub
+from .turns import JobTurns
 
 __all__ = ["JobTracker", "JobEvent", "Subscription", "ClientResolver"]
 
@@ -50,16 +51,7 @@ DEFAULT_DEADLINE = DEFAULT_POLL_POLICY.deadline
 # Threads: polls are short HTTP calls, so eight workers keep hundreds of jobs on schedule; downloads of
 # 4K images are heavier, four at a time saturate a typical uplink without starving the polls.
 DEFAULT_POLL_WORKERS = 8
-DEFAULTDOWNLOAD_WORKERS = 4
-# A download attempt (downloads.fetch_result: a few quick tries) that fails is recorded and repeated
-# later, with a growing pause up to this long.
-MAXDOWNLOAD_RETRY_PAUSE = 60.0
-# A grid reported done without candidate URLs: poll this many more times for them before splitting.
-CANDIDATE_GRACE_POLLS = 3
-# Another process holds the job's download lock: look again after this long.
-LOCKED_RETRY_PAUSE = 2.0
-# Errors that will not go away by asking again: the job is gone or not ours, or the key is bad.
-PERMANENT_POLL_ERRORS = (JobNotFound, PermissionDenied, AuthError)
+DEFAULT_DOWNLOAD_WORKERS = 4
 
 
 class JobTracker:
@@ -74,7 +66,7 @@ class JobTracker:
         deadline: float = DEFAULT_DEADLINE,
         policy: PollPolicy | None = None,
         poll_workers: int = DEFAULT_POLL_WORKERS,
-        download_workers: int = DEFAULTDOWNLOAD_WORKERS,
+        download_workers: int = DEFAULT_DOWNLOAD_WORKERS,
         client_for: ClientResolver | None = None,
         download_session: requests.Session | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -91,11 +83,12 @@ class JobTracker:
         # the downloader's file fetches (a job's files are fetched in parallel). Threads start on demand.
         fetch_workers = 2 * download_workers
         self._threads = 1 + poll_workers + download_workers + fetch_workers
+        self.downloader = Downloader(store, self._publish, workers=fetch_workers, session=download_session)
+        self.turns = JobTurns(store, self.policy, self.downloader, clock=clock, apply=self._update, publish=self._publish)
         self.scheduler = Scheduler(
-            self._turn, self._download_turn, clock=clock, poll_workers=poll_workers,
+            self.turns.poll_turn, self.turns.download_turn, clock=clock, poll_workers=poll_workers,
             download_workers=download_workers, error_pause=self.policy.max_interval,
         )
-        self.downloader = Downloader(store, self._publish, workers=fetch_workers, session=download_session)
 
     @property
     def poll_interval(self) -> float:
@@ -283,93 +276,3 @@ class JobTracker:
         record = self.store.update(job_id, lambda rec: events.extend(transition(rec)))
         self._publish(events)
         return record
-
-    # --- turns -----------------------------------------------------------------------------------------
-
-    def _turn(self, tracked: Tracked) -> float | None | object:
-        """The pause before the next turn, None when the job needs no more work, or DOWNLOAD."""
-        record = self.store.get(tracked.job_id)
-        if record is None:
-            return None  # deleted
-        if record.state in (RecordState.QUEUED, RecordState.PROCESSING) or (
-            record.state is RecordState.DOWNLOADING and not tracked.polled
-        ):
-            return self._poll(tracked, record)
-        if record.needs_download:
-            return DOWNLOAD
-        if not record.is_in_flight:  # finished (or stopped) elsewhere, e.g. by another process
-            self._publish([state_event(record)])
-        return None
-
-    def _poll(self, tracked: Tracked, record: JobRecord) -> float | None | object:
-        try:
-            job = tracked.client.get_job(record.id)
-        except AkoolError as exc:
-            if record.state is RecordState.DOWNLOADING:  # only refreshing URLs: download with what we have
-                tracked.polled = True
-                return DOWNLOAD
-            return self._poll_failed(tracked, record, exc)
-        tracked.polled = True
-        if job.status is JobStatus.SUCCEEDED and lifecycle.awaits_candidates(job):
-            # Akool may report "done" a moment before it lists the four candidates: wait a few polls
-            # for them, then fall back to splitting the grid ourselves.
-            if tracked.candidates_due is None:
-                tracked.candidates_due = self._clock() + CANDIDATE_GRACE_POLLS * self.policy.interval
-            if self._clock() < tracked.candidates_due:
-                job = replace(job, status=JobStatus.PROCESSING)
-        job = lifecycle.normalise_result_shape(job)
-        try:
-            record = self._update(record.id, lambda rec: lifecycle.observe(rec, job) if rec.is_in_flight else [])
-        except RecordNotFound:
-            return None
-        if record.state is RecordState.FAILED:
-            log.info("job %s failed on Akool: code %s, %s", record.id, job.error_code, job.error_message)
-        if record.state is RecordState.DOWNLOADING:
-            tracked.interval = self.policy.interval
-            return DOWNLOAD
-        if record.is_final:
-            return None
-        tracked.interval = self.policy.next_pause(tracked.interval, job.status)
-        return self._until_deadline(tracked, record, tracked.interval)
-
-    def _poll_failed(self, tracked: Tracked, record: JobRecord, exc: AkoolError) -> float | None:
-        if isinstance(exc, PERMANENT_POLL_ERRORS):
-            try:
-                self._update(record.id, lambda rec: lifecycle.fail(rec, exc.user_message, exc.code))
-            except RecordNotFound:
-                pass
-            return None
-        # transient: network, 5xx after the client's own retries, rate limit, an odd answer
-        log.warning("polling job %s failed (%s); will retry", record.id, type(exc).__name__)
-        tracked.interval = self.policy.after_error(tracked.interval)
-        return self._until_deadline(tracked, record, tracked.interval)
-
-    def _until_deadline(self, tracked: Tracked, record: JobRecord, pause: float) -> float | None:
-        left = tracked.started + self.policy.deadline - self._clock()
-        if left <= 0:
-            self._update(record.id, lifecycle.time_out)
-            log.info("job %s timed out after %.0f s", record.id, self.policy.deadline)
-            return None
-        return min(pause, left)
-
-    def _download_turn(self, tracked: Tracked) -> float | None:
-        outcome = self.downloader.turn(tracked.job_id)
-        if outcome is Outcome.LOCKED:
-            return LOCKED_RETRY_PAUSE  # another process (or thread) is on it
-        if outcome is Outcome.GONE:
-            return None
-        retry: list[bool] = []
-
-        def settle(rec: JobRecord) -> list[JobEvent]:
-            events, again = lifecycle.settle_download(rec)
-            retry.append(again)
-            return events
-
-        try:
-            self._update(tracked.job_id, settle)
-        except RecordNotFound:
-            return None
-        if retry and retry[0]:
-            tracked.download_pause = min(max(tracked.download_pause * 2, 2.0), MAXDOWNLOAD_RETRY_PAUSE)
-            return tracked.download_pause
-        return None

@@ -1,0 +1,139 @@
+"""What a worker does for one due job: poll it once, or download its results; and what comes next.
+
+A turn reads the record, asks Akool (or the ``Downloader``), applies the answer through ``jobs.lifecycle``
+(``apply``: a store update that publishes the transition's events) and returns the pause before the
+job's next turn (``PollPolicy``), ``None`` when nothing is left to do, or ``DOWNLOAD``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Callable
+
+from ..akool.errors import AkoolError, AuthError, JobNotFound, PermissionDenied
+from ..akool.models import JobStatus
+from ..akool.polling import PollPolicy
+from ..jobs import JobRecord, RecordState, lifecycle
+from ..jobs.events import JobEvent, state_event
+from .downloader import Downloader, Outcome
+from .scheduler import DOWNLOAD, Tracked
+from .store import JobStore, RecordNotFound
+
+__all__ = ["JobTurns", "MAX_DOWNLOAD_RETRY_PAUSE", "CANDIDATE_GRACE_POLLS", "LOCKED_RETRY_PAUSE",
+           "PERMANENT_POLL_ERRORS"]
+
+log = logging.getLogger(__name__)
+
+# A download attempt (downloads.fetch_result: a few quick tries) that fails is recorded and repeated
+# later, with a growing pause up to this long.
+MAX_DOWNLOAD_RETRY_PAUSE = 60.0
+# A grid reported done without candidate URLs: poll this many more times for them before splitting.
+CANDIDATE_GRACE_POLLS = 3
+# Another process holds the job's download lock: look again after this long.
+LOCKED_RETRY_PAUSE = 2.0
+# Errors that will not go away by asking again: the job is gone or not ours, or the key is bad.
+PERMANENT_POLL_ERRORS = (JobNotFound, PermissionDenied, AuthError)
+
+Apply = Callable[[str, Callable[[JobRecord], list[JobEvent]]], JobRecord]
+
+
+class JobTurns:
+    """The poll turn and the download turn the scheduler runs for each tracked job."""
+
+    def __init__(
+        self, store: JobStore, policy: PollPolicy, downloader: Downloader, *, clock: Callable[[], float],
+        apply: Apply, publish: Callable[[list[JobEvent]], None],
+    ):
+        self.store, self.policy, self.downloader = store, policy, downloader
+        self._clock = clock
+        self._apply = apply
+        self._publish = publish
+
+    def poll_turn(self, tracked: Tracked) -> float | None | object:
+        """The pause before the next turn, None when the job needs no more work, or DOWNLOAD."""
+        record = self.store.get(tracked.job_id)
+        if record is None:
+            return None  # deleted
+        if record.state in (RecordState.QUEUED, RecordState.PROCESSING) or (
+            record.state is RecordState.DOWNLOADING and not tracked.polled
+        ):
+            return self._poll(tracked, record)
+        if record.needs_download:
+            return DOWNLOAD
+        if not record.is_in_flight:  # finished (or stopped) elsewhere, e.g. by another process
+            self._publish([state_event(record)])
+        return None
+
+    def _poll(self, tracked: Tracked, record: JobRecord) -> float | None | object:
+        try:
+            job = tracked.client.get_job(record.id)
+        except AkoolError as exc:
+            if record.state is RecordState.DOWNLOADING:  # only refreshing URLs: download with what we have
+                tracked.polled = True
+                return DOWNLOAD
+            return self._poll_failed(tracked, record, exc)
+        tracked.polled = True
+        if job.status is JobStatus.SUCCEEDED and lifecycle.awaits_candidates(job):
+            # Akool may report "done" a moment before it lists the four candidates: wait a few polls
+            # for them, then fall back to splitting the grid ourselves.
+            if tracked.candidates_due is None:
+                tracked.candidates_due = self._clock() + CANDIDATE_GRACE_POLLS * self.policy.interval
+            if self._clock() < tracked.candidates_due:
+                job = replace(job, status=JobStatus.PROCESSING)
+        job = lifecycle.normalise_result_shape(job)
+        try:
+            record = self._apply(record.id, lambda rec: lifecycle.observe(rec, job) if rec.is_in_flight else [])
+        except RecordNotFound:
+            return None
+        if record.state is RecordState.FAILED:
+            log.info("job %s failed on Akool: code %s, %s", record.id, job.error_code, job.error_message)
+        if record.state is RecordState.DOWNLOADING:
+            tracked.interval = self.policy.interval
+            return DOWNLOAD
+        if record.is_final:
+            return None
+        tracked.interval = self.policy.next_pause(tracked.interval, job.status)
+        return self._until_deadline(tracked, record, tracked.interval)
+
+    def _poll_failed(self, tracked: Tracked, record: JobRecord, exc: AkoolError) -> float | None:
+        if isinstance(exc, PERMANENT_POLL_ERRORS):
+            try:
+                self._apply(record.id, lambda rec: lifecycle.fail(rec, exc.user_message, exc.code))
+            except RecordNotFound:
+                pass
+            return None
+        # transient: network, 5xx after the client's own retries, rate limit, an odd answer
+        log.warning("polling job %s failed (%s); will retry", record.id, type(exc).__name__)
+        tracked.interval = self.policy.after_error(tracked.interval)
+        return self._until_deadline(tracked, record, tracked.interval)
+
+    def _until_deadline(self, tracked: Tracked, record: JobRecord, pause: float) -> float | None:
+        left = tracked.started + self.policy.deadline - self._clock()
+        if left <= 0:
+            self._apply(record.id, lifecycle.time_out)
+            log.info("job %s timed out after %.0f s", record.id, self.policy.deadline)
+            return None
+        return min(pause, left)
+
+    def download_turn(self, tracked: Tracked) -> float | None:
+        outcome = self.downloader.turn(tracked.job_id)
+        if outcome is Outcome.LOCKED:
+            return LOCKED_RETRY_PAUSE  # another process (or thread) is on it
+        if outcome is Outcome.GONE:
+            return None
+        retry: list[bool] = []
+
+        def settle(rec: JobRecord) -> list[JobEvent]:
+            events, again = lifecycle.settle_download(rec)
+            retry.append(again)
+            return events
+
+        try:
+            self._apply(tracked.job_id, settle)
+        except RecordNotFound:
+            return None
+        if retry and retry[0]:
+            tracked.download_pause = min(max(tracked.download_pause * 2, 2.0), MAX_DOWNLOAD_RETRY_PAUSE)
+            return tracked.download_pause
+        return None
