@@ -73,7 +73,7 @@ def test_generate_refuses_bad_raw_values_with_one_sentence(app, client, caplog, 
 ])
 def test_generate_refuses_non_finite_numbers_sent_as_raw_json(app, batch, similar, sentence):
     """gradio_client will not encode NaN; a raw caller can (Python's JSON reader accepts it)."""
-    body = ('{"data": ["A kite", "", "1:1", "1080p", %s, "https://example.com/a.png", %s, "", "", true]}'
+    body = ('{"data": ["A kite", "", "1:1", "1080p", %s, "https://example.com/a.png", %s, "", "", true, ""]}'
             % (batch, similar))
     before = _creates(app)
     started = requests.post(f"{app.local_url.rstrip('/')}/gradio_api/call/generate", data=body,

@@ -284,3 +284,14 @@ def test_history_pages_newest_first_and_searches_prompts(client, running_app):
     assert nothing[panel.gallery] == [] and nothing[panel.pager] == "No jobs match that search."
     # another browser sees none of it
     assert h.history.refresh("", "", "someone-else-0123456789")[panel.gallery] == []
+
+
+def test_generate_takes_a_model_and_shows_it_in_the_job(client):
+    result = client.predict(prompt="A kite over dunes", model_name="wavespeed-ai/flux-krea-dev-lora",
+                            api_name="/generate")
+    (job,) = result["jobs"]
+    assert job["state"] == "succeeded" and job["request"]["model_name"] == "wavespeed-ai/flux-krea-dev-lora"
+    with pytest.raises(AppError, match="is for image-to-image"):
+        client.predict(prompt="A kite", model_name="wavespeed-ai/flux-kontext-dev", api_name="/generate")
+    with pytest.raises(AppError, match="The model must be one of"):
+        client.predict(prompt="A kite", model_name="dall-e", api_name="/generate")

@@ -61,7 +61,7 @@ def _render(**changes) -> ResultsRender:
         status="✓ done", gallery=[("/tmp/a.png", "Job 1")], view=new_view(["j1"]), details="**Job** j1",
         original="/tmp/a-original.png", zip="/tmp/all.zip",
         buttons=[ButtonView(name, offered=True, used=name == "U2", highlighted=name == "V1") for name in BUTTONS],
-        final=True, timed_out=False,
+        final=True, running=False, resumable=False,
     )
     return ResultsRender(**{**values, **changes})
 
@@ -69,7 +69,7 @@ def _render(**changes) -> ResultsRender:
 def test_every_results_component_gets_exactly_one_value(page):
     results = page.results
     outputs = results.outputs()
-    assert len(outputs) == len(set(outputs)) == 7 + len(BUTTONS) + 3
+    assert len(outputs) == len(set(outputs)) == 8 + len(BUTTONS) + 3  # Stop is the eighth
     assert set(outputs) == set(_components(results))  # a new component cannot be left out of the outputs
     updates = results.updates(_render())
     assert set(updates) == set(outputs)
@@ -93,12 +93,18 @@ def test_results_buttons_are_matched_by_name_not_position(page):
 
 def test_results_without_an_image_or_final_job_disable_their_actions(page):
     results = page.results
-    updates = results.updates(_render(original=None, zip=None, final=False, timed_out=True))
+    updates = results.updates(_render(original=None, zip=None, final=False, resumable=True))
     assert updates[results.download_one]["interactive"] is False
     assert updates[results.download_all]["interactive"] is False
     assert updates[results.use_source]["interactive"] is False
     assert updates[results.reuse]["interactive"] is False and updates[results.delete]["interactive"] is False
-    assert updates[results.check_again]["visible"] is True
+    assert updates[results.check_again]["visible"] is True and updates[results.stop]["visible"] is False
+
+
+def test_a_running_job_offers_stop_and_not_check_again(page):
+    results = page.results
+    updates = results.updates(_render(final=False, running=True))
+    assert updates[results.stop]["visible"] is True and updates[results.check_again]["visible"] is False
 
 
 def test_selecting_leaves_the_gallery_alone_and_a_tick_touches_only_the_status(page):
@@ -132,10 +138,12 @@ def test_history_updates_cover_its_outputs(page):
 def test_reuse_fills_every_form_field_once(page):
     form = page.form
     fill = FormFill(prompt="A kite", negative="blur", source_image=None, source_url="https://example.com/k.png",
-                    scale="16:9", resolution="4k", batch=2, similar=0.7, has_source=True)
+                    scale="16:9", resolution="4k", batch=2, similar=0.7, model="wavespeed-ai/flux-kontext-dev",
+                    has_source=True)
     updates = form.fill(fill)
-    assert set(updates) == set(form.inputs()) and len(form.inputs()) == len(set(form.inputs())) == 8
+    assert set(updates) == set(form.inputs()) and len(form.inputs()) == len(set(form.inputs())) == 9
     assert updates[form.prompt] == "A kite" and updates[form.batch] == 2
+    assert updates[form.model] == "wavespeed-ai/flux-kontext-dev"
     assert updates[form.similar] == {"__type__": "update", "value": 0.7, "visible": True}
     hidden = form.fill(dataclasses.replace(fill, source_url="", has_source=False))
     assert hidden[form.similar]["visible"] == "hidden"  # stays in the page (stable id), not shown
@@ -147,7 +155,7 @@ def test_forgetting_the_key_clears_box_storage_and_remember(page):
 
 
 @pytest.mark.parametrize("name", ["ui_generate", "ui_generate_submit", *[f"press_{b}" for b in BUTTONS],
-                                  "check_again", "select", "delete", "reopen"])
+                                  "check_again", "stop", "select", "delete", "reopen"])
 def test_result_events_output_the_whole_results_panel(wired, name):
     page, _, outputs = wired
     assert outputs[name] == [c._id for c in page.results.outputs()]
@@ -158,7 +166,7 @@ def test_each_event_lists_every_component_its_handler_returns(wired):
     ids = lambda updates: {c._id for c in updates}  # noqa: E731
     assert ids(h.create.source_changed("/tmp/x.png", "")) == set(outputs["source_changed"])
     assert ids(page.form.use_source("/tmp/x.png")) == set(outputs["use_as_source"])
-    assert ids(page.form.fill(FormFill("p", "", None, "", "1:1", "1080p", 1, 0.5, False))) == set(outputs["reuse_settings"])
+    assert ids(page.form.fill(FormFill("p", "", None, "", "1:1", "1080p", 1, 0.5, "Auto", False))) == set(outputs["reuse_settings"])
     history = page.history.updates(HistoryRender([], new_history_state(), "", has_newer=False, has_older=False))
     assert ids({**page.keys.forgotten(), **history}) == set(outputs["forget_key"])
     for name in ("refresh", "older", "newer", "start_session"):

@@ -200,6 +200,10 @@ class Studio:
     def check_again(self, job_id: str, *, api_key: str | None, owner: str) -> JobRecord:
         return self.tracker.check_again(job_id, client=self.client_for(api_key), owner=owner)
 
+    def stop(self, job_id: str, *, owner: str) -> JobRecord:
+        """Stop watching the owner's running job (Akool has no cancel; "check again" resumes it)."""
+        return self.tracker.stop(job_id, owner=owner)
+
     def get(self, job_id: str, owner: str) -> JobRecord | None:
         return self.tracker.get(job_id, owner)
 

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from ..akool.models import RESOLUTIONS, SCALES, UPSCALE_BUTTONS, VARIATION_BUTTONS
+from ..akool.models import MODELS, RESOLUTIONS, SCALES, UPSCALE_BUTTONS, VARIATION_BUTTONS
 from .assets import EXAMPLE_SOURCE
 from .handlers import API_CONCURRENCY, QUICK_CONCURRENCY, STREAM_CONCURRENCY, StudioHandlers
 from .media import MediaLinks
 from .panels import (
+    AUTO_MODEL,
     FormPanel, Header, HistoryPanel, KeyPanel, Page, ResultsPanel, SourcePanel, new_history_state, new_view,
 )
 from .source_image import SourceImage
@@ -131,7 +132,12 @@ def _render_form() -> FormPanel:
     with gr.Row():
         scale = gr.Dropdown(list(SCALES), value="1:1", label="Aspect ratio", elem_id="scale")
         resolution = gr.Radio(list(RESOLUTIONS), value=DEFAULT_RESOLUTION, label="Resolution", elem_id="resolution")
-    batch = gr.Slider(1, 4, value=1, step=1, label="Images (each is a separate job)", elem_id="batch")
+    with gr.Row():
+        batch = gr.Slider(1, 4, value=1, step=1, label="Images (each is a separate job)", elem_id="batch", scale=2)
+        model = gr.Dropdown(
+            [AUTO_MODEL, *MODELS], value=AUTO_MODEL, label="Model", elem_id="model", scale=1,
+            info="Auto lets Akool choose from whether there is a source image.",
+        )
     similar = gr.Slider(  # "hidden": in the page (stable id) but not shown until there is a source
         0, 1, value=0.5, step=0.05, label="Similar to the source", visible="hidden", elem_id="similar",
         info="0 = more creative, 1 = closer to the source",
@@ -146,7 +152,7 @@ def _render_form() -> FormPanel:
         label="Try",
     )
     return FormPanel(prompt=prompt, negative=negative, source=source, scale=scale, resolution=resolution,
-                     batch=batch, similar=similar, generate=generate)
+                     batch=batch, similar=similar, model=model, generate=generate)
 
 
 def _render_key_panel(store: gr.BrowserState) -> KeyPanel:
@@ -178,7 +184,9 @@ def _render_results() -> ResultsPanel:
         with gr.Row():
             buttons.update({name: _action_button(name) for name in VARIATION_BUTTONS})
         gr.Markdown("U = 4K upscale of that image · V = a variation of it", elem_id="button-help")
-        check_again = gr.Button("Check again", visible=False, elem_id="check-again", size="sm")
+        with gr.Row():
+            stop = gr.Button("Stop", visible=False, elem_id="stop", size="sm", variant="stop")
+            check_again = gr.Button("Check again", visible=False, elem_id="check-again", size="sm")
         with gr.Row():
             use_source = gr.Button("Use as source", size="sm", elem_id="use-as-source", interactive=False)
             download_one = gr.DownloadButton("Download original", size="sm", elem_id="download-original", interactive=False)
@@ -188,7 +196,8 @@ def _render_results() -> ResultsPanel:
             reuse = gr.Button("Reuse settings", size="sm", elem_id="reuse-settings", interactive=False)
             delete = gr.Button("Delete", size="sm", variant="stop", elem_id="delete-job", interactive=False)
     return ResultsPanel(
-        view=view, status=status, gallery=gallery, buttons=buttons, check_again=check_again, use_source=use_source,
+        view=view, status=status, gallery=gallery, buttons=buttons, stop=stop, check_again=check_again,
+        use_source=use_source,
         download_one=download_one, download_all=download_all, details=details, reuse=reuse, delete=delete,
     )
 
@@ -258,18 +267,31 @@ def _setup_create_events(page: Page, h: StudioHandlers) -> None:
         source.change(h.create.source_changed, [form.source.image, form.source.url], form.similar, **_QUICK, **_PRIVATE)
     # Private events still get an api_name (from the function name unless given): name them so they
     # never take "generate" & co. from the public endpoints below.
+    watching = []  # every event that streams the results panel: Stop cancels whichever is running
     for trigger, api_name in ((form.generate.click, "ui_generate"), (form.prompt.submit, "ui_generate_submit")):
-        trigger(
+        event = trigger(
             h.create.generate, [*form.inputs(), *who], results.outputs(), trigger_mode="once", api_name=api_name,
             **_STREAM, **_PRIVATE,
-        ).then(**refresh_history)
+        )
+        event.then(**refresh_history)
+        watching.append(event)
     for name, button in results.buttons.items():
-        button.click(
+        event = button.click(
             h.create.press_handler(name), [results.view, *who], results.outputs(), trigger_mode="once",
             **_STREAM, **_PRIVATE,
-        ).then(**refresh_history)
-    results.check_again.click(
+        )
+        event.then(**refresh_history)
+        watching.append(event)
+    event = results.check_again.click(
         h.create.check_again, [results.view, *who], results.outputs(), trigger_mode="once", **_STREAM, **_PRIVATE,
+    )
+    event.then(**refresh_history)
+    watching.append(event)
+    watching.append(page.history.gallery.select(
+        h.history.reopen, [page.history.state, *who], results.outputs(), **_STREAM, **_PRIVATE
+    ))
+    results.stop.click(
+        h.create.stop, [results.view, *who], results.outputs(), cancels=watching, **_QUICK, **_PRIVATE,
     ).then(**refresh_history)
     results.use_source.click(
         h.create.use_as_source, [results.view, *who], [form.source.image, form.source.url, form.similar],
@@ -293,7 +315,6 @@ def _setup_history_events(page: Page, h: StudioHandlers) -> None:
     history.refresh.click(**refresh_history)
     history.older.click(h.history.older, [history.state, *who], history.outputs(), **_QUICK, **_PRIVATE)
     history.newer.click(h.history.newer, [history.state, *who], history.outputs(), **_QUICK, **_PRIVATE)
-    history.gallery.select(h.history.reopen, [history.state, *who], page.results.outputs(), **_STREAM, **_PRIVATE)
 
 
 def _setup_api(h: StudioHandlers) -> None:

@@ -20,8 +20,11 @@ from .views import ButtonView, unique
 
 __all__ = [
     "Header", "SourcePanel", "FormPanel", "FormFill", "KeyPanel", "ResultsPanel", "ResultsRender",
-    "HistoryPanel", "HistoryRender", "Page", "new_view", "new_history_state",
+    "HistoryPanel", "HistoryRender", "Page", "new_view", "new_history_state", "AUTO_MODEL",
 ]
+
+# The model box's first choice: send no model_name and let Akool pick from whether there is a source.
+AUTO_MODEL = "Auto"
 
 Updates = dict[Any, Any]  # {component: value or gr.update(...)}
 
@@ -72,6 +75,7 @@ class FormFill:
     resolution: str
     batch: int
     similar: float
+    model: str
     has_source: bool
 
 
@@ -84,12 +88,13 @@ class FormPanel:
     resolution: gr.Radio
     batch: gr.Slider
     similar: gr.Slider
+    model: gr.Dropdown
     generate: gr.Button
 
     def inputs(self) -> list[Any]:
         """The form's values in the order of ``CreateHandlers.generate``'s parameters."""
         return [self.prompt, self.negative, self.source.image, self.source.url, self.scale, self.resolution,
-                self.batch, self.similar]
+                self.batch, self.similar, self.model]
 
     def fill(self, values: FormFill) -> Updates:
         return {
@@ -101,6 +106,7 @@ class FormPanel:
             self.resolution: values.resolution,
             self.batch: values.batch,
             self.similar: gr.update(value=values.similar, visible=_similar_visibility(values.has_source)),
+            self.model: values.model,
         }
 
     def show_similar(self, shown: bool) -> Updates:
@@ -139,7 +145,10 @@ class ResultsRender:
     buttons: Sequence[ButtonView]
     final: bool
     """The selected job is final: its settings can be reused and it can be deleted."""
-    timed_out: bool
+    running: bool
+    """The selected job is still being watched: Stop is offered."""
+    resumable: bool
+    """The selected job timed out or was stopped: Check again is offered."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,6 +159,7 @@ class ResultsPanel:
     status: gr.Markdown
     gallery: gr.Gallery
     buttons: dict[str, gr.Button] = field(repr=False)
+    stop: gr.Button
     check_again: gr.Button
     use_source: gr.Button
     download_one: gr.DownloadButton
@@ -160,7 +170,7 @@ class ResultsPanel:
 
     def outputs(self) -> list[Any]:
         """Every component a render updates (all of the panel)."""
-        return [self.view, self.status, self.gallery, *self.buttons.values(), self.check_again, self.use_source,
+        return [self.view, self.status, self.gallery, *self.buttons.values(), self.stop, self.check_again, self.use_source,
                 self.download_one, self.download_all, self.details, self.reuse, self.delete]
 
     def updates(self, render: ResultsRender, *, gallery: bool = True) -> Updates:
@@ -171,7 +181,8 @@ class ResultsPanel:
             self.view: render.view,
             self.status: render.status,
             self.gallery: render.gallery if gallery else gr.skip(),
-            self.check_again: gr.update(visible=render.timed_out),
+            self.stop: gr.update(visible=render.running),
+            self.check_again: gr.update(visible=render.resumable),
             self.use_source: gr.update(interactive=has_image),
             self.download_one: gr.update(value=render.original, interactive=has_image),
             self.download_all: gr.update(value=render.zip, interactive=render.zip is not None),

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from ..akool.models import BUTTONS
-from ..jobs import ImageEntry, ImageState, JobRecord, RecordState
+from ..jobs import ImageEntry, ImageState, JobRecord, RecordState, wording
 
 __all__ = [
     "GalleryItem",
@@ -29,26 +29,8 @@ __all__ = [
     "record_labels",
 ]
 
-_STATE_PHRASES = {
-    RecordState.QUEUED: "queued",
-    RecordState.PROCESSING: "processing",
-    RecordState.DOWNLOADING: "saving the results",
-    RecordState.SUCCEEDED: "done",
-    RecordState.FAILED: "failed",
-    RecordState.TIMED_OUT: "timed out",
-}
-# Plain symbols, not emoji: they render in every font (headless browsers often have no emoji font).
-_STATE_ICONS = {
-    RecordState.QUEUED: "○",
-    RecordState.PROCESSING: "◐",
-    RecordState.DOWNLOADING: "↓",
-    RecordState.SUCCEEDED: "✓",
-    RecordState.FAILED: "✗",
-    RecordState.TIMED_OUT: "◷",
-}
 # Evicted entries lost their original to the cache limit but keep the preview.
 _SHOWABLE = (ImageState.STORED, ImageState.EVICTED)
-TIMED_OUT_HINT = "Akool may still finish it; press “Check again” in a while."
 _PROMPT_IN_LABEL = 48
 
 
@@ -121,16 +103,18 @@ def status_lines(records: Sequence[JobRecord], *, now: float | None = None) -> l
     labels = record_labels(records)
     lines = []
     for record in records:
-        phrase = _STATE_PHRASES[record.state]
-        line = f"{_STATE_ICONS[record.state]} {labels[record.id]}: {phrase} · {_elapsed_text(record.elapsed(now))}"
+        phrase = wording.state_phrase(record.state)
+        line = f"{wording.state_icon(record.state)} {labels[record.id]}: {phrase} · {_elapsed_text(record.elapsed(now))}"
         if record.state is RecordState.SUCCEEDED:
             stored = sum(1 for e in record.images if e.is_stored)
             if stored > 1:
                 line += f" · {stored} images"
         elif record.state is RecordState.FAILED:
-            line += f" — {record.error_message or 'Akool could not generate this image.'}"
+            line += f" — {record.error_message or wording.failed_sentence(record.error_code)}"
         elif record.state is RecordState.TIMED_OUT:
-            line += f" — {TIMED_OUT_HINT}"
+            line += f" — {wording.TIMED_OUT_HINT}"
+        elif record.state is RecordState.STOPPED:
+            line += f" — {wording.STOPPED_HINT}"
         lines.append(line)
     return lines
 
@@ -204,17 +188,20 @@ def job_details(record: JobRecord | None, *, parent: JobRecord | None = None) ->
         rows.append(" · ".join(options))
     if req.get("source_image_url"):
         rows.append("Image-to-image from a source image")
+    rows.append(f"Model: {esc(req['model_name'])}" if req.get("model_name") else "Model: Auto (Akool's choice)")
     stored = [e for e in record.images if e.is_stored]
     if stored and (size := _size(stored[0])):
         rows.append(f"Result size: {size}")
-    meta = f"Job `{record.id}` · {_when(record.created_at)} · {_STATE_PHRASES[record.state]}"
+    meta = f"Job `{record.id}` · {_when(record.created_at)} · {wording.state_phrase(record.state)}"
     if record.credits is not None:
         meta += f" · {record.credits} credit{'s' if record.credits != 1 else ''}"
     rows.append(meta)
     if record.state is RecordState.FAILED and record.error_message:
         rows.append(f"✗ {esc(record.error_message)}")
     if record.state is RecordState.TIMED_OUT:
-        rows.append(f"◷ {TIMED_OUT_HINT}")
+        rows.append(f"{wording.state_icon(record.state)} {wording.TIMED_OUT_HINT}")
+    if record.state is RecordState.STOPPED:
+        rows.append(f"{wording.state_icon(record.state)} {wording.STOPPED_HINT}")
     return "  \n".join(rows)
 
 
@@ -222,7 +209,7 @@ def history_caption(record: JobRecord) -> str:
     """A history tile's caption: what it was, how it ended, when."""
     prompt = _short(record.prompt or "(no prompt)", 40)
     what = f"{record.button} of “{prompt}”" if record.kind == "button" else prompt
-    return f"{what} · {_STATE_PHRASES[record.state]} · {_when(record.created_at)}"
+    return f"{what} · {wording.state_phrase(record.state)} · {_when(record.created_at)}"
 
 
 def job_summary(record: JobRecord) -> dict[str, Any]:

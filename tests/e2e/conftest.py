@@ -42,9 +42,10 @@ def free_port() -> int:
 class AppProcess:
     """``python app.py --port N`` with a given cache dir; restartable on the same dir."""
 
-    def __init__(self, cache_dir: Path, log_path: Path):
+    def __init__(self, cache_dir: Path, log_path: Path, *, demo_speed: str = DEMO_SPEED):
         self.cache_dir = cache_dir
         self.log_path = log_path
+        self.demo_speed = demo_speed
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
 
@@ -56,7 +57,7 @@ class AppProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AKOOL_", "GRADIO_", "SPACE_"))}
         env.update(
             AKOOL_CACHE_DIR=str(self.cache_dir),
-            AKOOL_DEMO_SPEED=DEMO_SPEED,
+            AKOOL_DEMO_SPEED=self.demo_speed,
             AKOOL_POLL_INTERVAL="0.2",
             GRADIO_ANALYTICS_ENABLED="False",
             PYTHONUNBUFFERED="1",
@@ -116,6 +117,16 @@ def browser():
 @pytest.fixture()
 def app_process(tmp_path):
     app = AppProcess(tmp_path / "cache", tmp_path / "app.log")
+    app.start()
+    yield app
+    app.stop()
+    print(app.log_tail(20))
+
+
+@pytest.fixture()
+def slow_app_process(tmp_path):
+    """The demo with Akool-like slow jobs (speed 0.3: ~18 s each), for pressing Stop on a running job."""
+    app = AppProcess(tmp_path / "cache", tmp_path / "app.log", demo_speed="0.3")
     app.start()
     yield app
     app.stop()

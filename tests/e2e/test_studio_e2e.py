@@ -319,3 +319,32 @@ def test_api_key_stays_in_this_browser_and_switches_the_history(app_process, pag
     assert page.locator("#api-key input").input_value() == ""
     log = app_process.log_path.read_text(errors="replace")
     assert key not in log
+
+
+def test_stop_a_running_job_then_check_again_and_the_model_is_kept(slow_app_process, page):
+    """Stop ends the watching (Akool has no cancel): the job is kept as stopped, nothing updates it, and
+    Check again picks it up and finishes it. The model chosen on the form shows in the job and comes back
+    with Reuse settings."""
+    model = "wavespeed-ai/flux-krea-dev-lora"
+    page.goto(slow_app_process.url)
+    page.locator("#prompt textarea").fill("A slow lighthouse")
+    page.locator("#model input").click()
+    page.get_by_role("option", name=model).click()
+    page.locator("#generate").click()
+    _watch_status(page, lambda t: "queued" in t or "processing" in t)
+    page.locator("#stop").wait_for(state="visible")
+    page.locator("#stop").click()
+    _watch_status(page, lambda t: "stopped" in t)
+    page.locator("#check-again").wait_for(state="visible")
+    assert page.locator("#stop").is_hidden()
+    stopped_text = page.locator("#status").inner_text()
+    time.sleep(2)  # a stream still running would tick the elapsed seconds
+    assert page.locator("#status").inner_text() == stopped_text
+    assert "Model: " + model in page.locator("#job-details").inner_text()
+    page.locator("#check-again").click()
+    _watch_status(page, lambda t: "done" in t, timeout=90)
+    _wait_images(page, "gallery", 1)
+    page.locator("#prompt textarea").fill("")
+    page.locator("#reuse-settings").click()
+    page.wait_for_function("() => document.querySelector('#prompt textarea').value === 'A slow lighthouse'")
+    assert page.locator("#model input").input_value() == model

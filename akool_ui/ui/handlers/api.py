@@ -85,10 +85,12 @@ class ApiHandlers:
             api_key: str = "",
             session: str = "",
             wait: bool = True,
+            model_name: str = "",
         ) -> dict:
             """Create 1-4 images (text-to-image, or image-to-image from source_url) and, unless wait is false,
             wait for them. Returns {"session", "jobs": [...]}; pass session back to /job and /press_button.
-            api_key is optional (your own Akool key; never stored)."""
+            api_key is optional (your own Akool key; never stored). model_name: empty (Auto) or one of
+            Akool's v4 models."""
             session = self._session(session)
             owner = access.owner(api_key, session)
             wait = _flag(wait, "wait")
@@ -96,6 +98,7 @@ class ApiHandlers:
                 prompt=_text(prompt, "prompt"), negative_prompt=_text(negative_prompt, "negative_prompt"),
                 scale=_text(scale, "scale"), resolution=_text(resolution, "resolution"),
                 batch_quantity=batch, source_image_url=_text(source_url, "source_url").strip() or None, similar=similar,
+                model_name=_text(model_name, "model_name").strip() or None,
             )
             records = await in_thread(studio.submit, request, api_key=_key(api_key), owner=owner)
             ids = [r.id for r in records]

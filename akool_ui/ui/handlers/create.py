@@ -14,7 +14,7 @@ import gradio as gr
 from ...akool.models import ImageRequest
 from ...service.uploads import NoPublicUrl
 from .. import views
-from ..panels import FormFill, FormPanel, Updates, new_view
+from ..panels import AUTO_MODEL, FormFill, FormPanel, Updates, new_view
 from .common import StudioAccess, _key, in_thread, refuse, user_errors
 from .results import ResultsHandlers
 
@@ -33,13 +33,14 @@ class CreateHandlers:
 
     def build_request(
         self, prompt: str, negative: str, source_image: str | None, source_url: str, scale: str,
-        resolution: str, batch: float, similar: float,
+        resolution: str, batch: float, similar: float, model: str | None = AUTO_MODEL,
     ) -> ImageRequest:
         """Validate the form; store an upload only once everything else is valid."""
         url = (source_url or "").strip() or None
         fields = dict(
             prompt=prompt, negative_prompt=negative or "", scale=scale, resolution=resolution,
             batch_quantity=1 if batch is None else batch, similar=0.5 if similar is None else similar,
+            model_name=None if model in (None, "", AUTO_MODEL) else model,
         )
         if not source_image:
             return ImageRequest(**fields, source_image_url=url)
@@ -53,11 +54,11 @@ class CreateHandlers:
     @user_errors
     async def generate(
         self, prompt: str, negative: str, source_image: str | None, source_url: str, scale: str,
-        resolution: str, batch: float, similar: float, api_key: str, browser_id: str,
+        resolution: str, batch: float, similar: float, model: str, api_key: str, browser_id: str,
     ) -> AsyncIterator[Updates]:
         owner = self.access.owner(api_key, browser_id)
         request = await in_thread(
-            self.build_request, prompt, negative, source_image, source_url, scale, resolution, batch, similar
+            self.build_request, prompt, negative, source_image, source_url, scale, resolution, batch, similar, model
         )
         records = await in_thread(self.access.studio.submit, request, api_key=_key(api_key), owner=owner)
         view = new_view([r.id for r in records])
@@ -92,6 +93,18 @@ class CreateHandlers:
         records = await in_thread(self.access.records, view["jobs"], owner)
         async for update in self.results.stream(view, owner, records):
             yield update
+
+    @user_errors
+    def stop(self, view: dict[str, Any], api_key: str, browser_id: str) -> Updates:
+        """Stop watching the selected running job (its stream is cancelled by the button's ``cancels``).
+
+        Akool has no cancel: the job is kept, marked stopped, and "Check again" resumes it."""
+        owner = self.access.owner(api_key, browser_id)
+        job_id = (view or {}).get("selected")
+        if not job_id:
+            raise refuse("Select a running job first.")
+        self.access.studio.stop(job_id, owner=owner)
+        return self.results.updates(view, self.access.records(view["jobs"], owner))
 
     # --- filling the form --------------------------------------------------------------------------
 
@@ -135,5 +148,6 @@ class CreateHandlers:
             resolution=request.get("resolution", "1080p"),
             batch=int(request.get("batch_quantity", 1)),
             similar=float(request.get("similar", 0.5)),
+            model=request.get("model_name") or AUTO_MODEL,
             has_source=bool(source_url),
         ))

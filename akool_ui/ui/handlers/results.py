@@ -11,21 +11,14 @@ from typing import Any, AsyncIterator, Sequence
 
 import gradio as gr
 
-from ...jobs import JobRecord, RecordState
+from ...jobs import JobRecord
+from ...jobs.events import Current
 from .. import views
 from ..panels import ResultsPanel, ResultsRender, Updates, new_view
 from .common import TICK_SECONDS, StudioAccess, in_thread, refuse, user_errors
 from .downloads import Downloads
 
 __all__ = ["ResultsHandlers"]
-
-
-def _signature(records: Sequence[JobRecord]) -> tuple:
-    """What a re-render depends on: when it is unchanged, only the status line (elapsed time) moves."""
-    return tuple(
-        (r.id, r.state.value, tuple((e.index, e.state.value) for e in r.images), tuple(r.used_buttons), tuple(r.buttons))
-        for r in records
-    )
 
 
 class ResultsHandlers:
@@ -62,7 +55,8 @@ class ResultsHandlers:
             zip=self.downloads.zip(view, records),
             buttons=views.button_views(selected, index if selected is not None else None),
             final=selected is not None and selected.is_final,
-            timed_out=selected is not None and selected.state is RecordState.TIMED_OUT,
+            running=selected is not None and selected.is_in_flight,
+            resumable=selected is not None and selected.is_resumable,
         )
 
     def updates(self, view: dict[str, Any], records: Sequence[JobRecord]) -> Updates:
@@ -78,20 +72,19 @@ class ResultsHandlers:
         if not watching:
             return
         by_id = {r.id: r for r in records}
-        signature = _signature(records)
         subscription = self.access.studio.subscribe(watching)
         try:
             while not subscription.done:
                 event = await subscription.aget(timeout=TICK_SECONDS)
-                if event is not None and event.record.id in by_id:
-                    by_id[event.record.id] = event.record
-                current = [by_id[r.id] for r in records]
-                now_signature = _signature(current)
-                if now_signature != signature:
-                    signature = now_signature
-                    yield await in_thread(self.updates, view, current)
-                else:
-                    yield self.panel.status_update(views.status_markdown(current))
+                current = by_id.get(event.job_id) if event is not None else None
+                if event is not None and current is not None:
+                    by_id[event.job_id] = event.record
+                    # Every event is a change (the tracker publishes only those), except the Current
+                    # snapshots a new subscription starts with: those matter only if they moved on.
+                    if not isinstance(event, Current) or event.record.state is not current.state:
+                        yield await in_thread(self.updates, view, [by_id[r.id] for r in records])
+                        continue
+                yield self.panel.status_update(views.status_markdown([by_id[r.id] for r in records]))
         finally:
             subscription.close()
         # The subscription is done: re-read so buttons/used_buttons written after the last event show.
