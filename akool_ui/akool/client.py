@@ -26,22 +26,19 @@ from .errors import (
     AkoolError,
     AuthError,
     HttpStatusError,
-    JobFailed,
-    JobTimedOut,
     ProtocolError,
     WebhookError,
 )
-from .polling import DEFAULT_POLL_POLICY, PollPolicy
 from .models import (
     ImageRequest,
     Job,
-    JobStatus,
     StatusUpdate,
     V3ImageRequest,
     validate_button,
     validate_job_id,
     validate_source_url,
 )
+from .polling import DEFAULT_POLL_POLICY, PollPolicy, final_job, poll_until_done
 from .transport import RetryPolicy, send_with_retries
 from .webhook import DEFAULT_TOLERANCE_SECONDS, WebhookEvent, parse_webhook
 
@@ -289,42 +286,17 @@ class AkoolClient:
             JobTimedOut: the job is still not done ``timeout`` seconds after the first poll began.
             AkoolError: from ``get_job`` (after its own retries), e.g. ``JobNotFound``.
         """
-        job_id = validate_job_id(job_id)
-        policy = _policy(policy, interval=interval, max_interval=max_interval, timeout=timeout)
-        timeout = policy.deadline
-        started = clock()
-        pause = policy.interval
-        polls = 0
-        previous: JobStatus | None = None
-        while True:
-            job = self.get_job(job_id)
-            polls += 1
-            update = StatusUpdate(job=job, elapsed=clock() - started, polls=polls, changed=job.status != previous)
-            previous = job.status
-            if on_update is not None:
-                on_update(update)
-            yield update
-            if job.is_done:
-                return
-            left = timeout - (clock() - started)
-            if left <= 0:
-                raise JobTimedOut(job_id, timeout)
-            pause = pause if job.status is JobStatus.QUEUED else policy.interval
-            sleep(min(pause, left))
-            pause = policy.next_pause(pause, job.status)
+        policy = (policy or DEFAULT_POLL_POLICY).with_overrides(interval=interval, max_interval=max_interval,
+                                                               deadline=timeout)
+        return poll_until_done(self.get_job, validate_job_id(job_id), policy, on_update=on_update, sleep=sleep,
+                               clock=clock)
 
     def wait_for(self, job_id: str, **wait_kwargs: Any) -> Job:
         """Wait until the job is done and return it; raise ``JobFailed`` if it failed.
 
         Takes ``wait``'s keyword arguments; raises what ``wait`` raises.
         """
-        job: Job | None = None
-        for update in self.wait(job_id, **wait_kwargs):
-            job = update.job
-        assert job is not None  # wait() yields at least once or raises
-        if job.status is JobStatus.FAILED:
-            raise JobFailed(job)
-        return job
+        return final_job(self.wait(job_id, **wait_kwargs))
 
     def run(
         self,
@@ -362,17 +334,6 @@ class AkoolClient:
         if not (self._client_id and secret):
             raise WebhookError("verifying webhooks needs the client id and the client secret (or API key)")
         return parse_webhook(body, self._client_id, secret, tolerance=tolerance, now=now)
-
-
-def _policy(policy: PollPolicy | None, **overrides: float | None) -> PollPolicy:
-    """``policy`` (or the default) with the given fields replaced; ValueError if the result is not sane."""
-    base = policy or DEFAULT_POLL_POLICY
-    given = {k: v for k, v in overrides.items() if v is not None}
-    if "timeout" in given:
-        given["deadline"] = given.pop("timeout")
-    if "interval" in given and "max_interval" not in given:
-        given["max_interval"] = max(base.max_interval, given["interval"])
-    return replace(base, **given) if given else base
 
 
 def _build_session() -> requests.Session:

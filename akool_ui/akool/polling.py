@@ -10,11 +10,13 @@ result ends the wait ("timed out": resumable).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Callable, Iterator
 
-from .models import JobStatus
+from .errors import JobFailed, JobTimedOut
+from .models import Job, JobStatus, StatusUpdate
 
-__all__ = ["PollPolicy", "DEFAULT_POLL_POLICY"]
+__all__ = ["PollPolicy", "DEFAULT_POLL_POLICY", "poll_until_done", "final_job"]
 
 
 @dataclass(frozen=True)
@@ -43,5 +45,53 @@ class PollPolicy:
         """The pause after a poll that failed for a reason that may pass (network, 5xx, rate limit)."""
         return min(pause * 2, self.max_interval)
 
+    def with_overrides(self, **fields: float | None) -> "PollPolicy":
+        """This policy with the given (non-None) fields replaced; a larger ``interval`` lifts the cap too."""
+        given = {k: v for k, v in fields.items() if v is not None}
+        if "interval" in given and "max_interval" not in given:
+            given["max_interval"] = max(self.max_interval, given["interval"])
+        return replace(self, **given) if given else self
+
 
 DEFAULT_POLL_POLICY = PollPolicy()
+
+
+def poll_until_done(
+    get_job: Callable[[str], Job], job_id: str, policy: PollPolicy, *,
+    on_update: Callable[[StatusUpdate], None] | None = None,
+    sleep: Callable[[float], None], clock: Callable[[], float],
+) -> Iterator[StatusUpdate]:
+    """Poll ``job_id`` under ``policy``, yielding a ``StatusUpdate`` after every poll, until it is done.
+
+    No pause runs past the deadline: the last poll happens at it; then JobTimedOut."""
+    started = clock()
+    pause = policy.interval
+    polls = 0
+    previous: JobStatus | None = None
+    while True:
+        job = get_job(job_id)
+        polls += 1
+        update = StatusUpdate(job=job, elapsed=clock() - started, polls=polls, changed=job.status != previous)
+        previous = job.status
+        if on_update is not None:
+            on_update(update)
+        yield update
+        if job.is_done:
+            return
+        left = policy.deadline - (clock() - started)
+        if left <= 0:
+            raise JobTimedOut(job_id, policy.deadline)
+        pause = pause if job.status is JobStatus.QUEUED else policy.interval
+        sleep(min(pause, left))
+        pause = policy.next_pause(pause, job.status)
+
+
+def final_job(updates: Iterator[StatusUpdate]) -> Job:
+    """The finished job at the end of ``updates``; JobFailed if it failed."""
+    job: Job | None = None
+    for update in updates:
+        job = update.job
+    assert job is not None  # a poll loop yields at least once or raises
+    if job.status is JobStatus.FAILED:
+        raise JobFailed(job)
+    return job
