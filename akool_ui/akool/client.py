@@ -69,9 +69,6 @@ ENDPOINTS: dict[str, tuple[str, str, bool]] = {
     "info": ("GET", "/api/open/v3/content/image/infobymodelid", True),
 }
 
-# Polling: Akool does not document an interval (its demo polls every 3 s); polling.PollPolicy decides.
-QUEUED_BACKOFF = DEFAULT_POLL_POLICY.queued_backoff
-
 
 class AkoolClient:
     """A client for Akool's Image Generate API.

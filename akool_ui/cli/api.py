@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -154,6 +153,7 @@ def _download(jobs: list["Job"], out: Path) -> tuple[dict[str, list[str]], list[
 
     Returns the saved paths by job id and one sentence per image that could not be saved.
     """
+    from ..fileio import write_atomic
     from ..service.images import ImageValidationError, prepare_original
 
     saved: dict[str, list[str]] = {}
@@ -166,9 +166,7 @@ def _download(jobs: list["Job"], out: Path) -> tuple[dict[str, list[str]], list[
             try:
                 original = prepare_original(_fetch(url))
                 path = out / f"{job.id}-{n}.{original.ext}"
-                partial = path.with_name(path.name + ".part")
-                partial.write_bytes(original.data)
-                os.replace(partial, path)
+                write_atomic(path, original.data, mode=0o644, fsync=False)  # the user's own folder: readable
             except _Stop as stop:
                 problems.append(f"error: could not download image {n} of job {job.id} ({stop.message}).")
             except ImageValidationError:
