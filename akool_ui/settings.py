@@ -95,6 +95,53 @@ def _optional_float(env: Mapping[str, str], name: str) -> float | None:
     return _parse_float(name, raw) if raw else None
 
 
+def _optional_count(env: Mapping[str, str], name: str) -> int | None:
+    """A whole number >= 0 (0 turns the limit off), or None when unset (the default depends on sharing)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 12:
+        raise ValueError(f"{name} must be a whole number (0 turns it off){_echo(raw)}")
+    return int(raw)
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name} must be 1 or 0{_echo(raw)}")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one visitor on the server's credentials may spend (None = no limit). See ``Settings.limits``."""
+
+    images_per_hour: int | None = None
+    jobs_in_flight: int | None = None
+    daily_credits: int | None = None
+    """For the whole app (every visitor on the server's credentials together), per UTC day."""
+    upload_mb_per_visitor: int | None = None
+    uploads_gb_total: float | None = None
+
+
+# Defaults on a shared app (a public URL, a Space, ``--share`` or AKOOL_SHARED=1); a local app on its
+# owner's machine has none. 24 images an hour is a generous try-out (six batches of four); four jobs in
+# flight is one full batch; 500 credits a day bounds what strangers can spend at a few dollars.
+SHARED_LIMITS = Limits(images_per_hour=24, jobs_in_flight=4, daily_credits=500, upload_mb_per_visitor=200,
+                       uploads_gb_total=2.0)
+
+
+_LIMIT_ENV = {
+    "images_per_hour": "AKOOL_LIMIT_IMAGES_PER_HOUR",
+    "jobs_in_flight": "AKOOL_LIMIT_JOBS_IN_FLIGHT",
+    "daily_credits": "AKOOL_DAILY_CREDIT_BUDGET",
+    "upload_mb_per_visitor": "AKOOL_UPLOAD_LIMIT_MB",
+    "uploads_gb_total": "AKOOL_UPLOADS_LIMIT_GB",
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the app was told by its environment. Secrets are kept out of ``repr``."""
@@ -112,6 +159,19 @@ class Settings:
     job_deadline: float = DEFAULT_JOB_DEADLINE
     demo_speed: float = 1.0
     base_url_from_env: bool = False
+    shared: bool = False
+    """Strangers may reach this app: a public URL, a Space, ``serve --share`` or AKOOL_SHARED=1."""
+    limit_overrides: dict = field(default_factory=dict, compare=False)
+    """Limits set by environment (name -> int, 0 = off); the rest come from ``SHARED_LIMITS`` when shared."""
+
+    @property
+    def limits(self) -> Limits:
+        """The spending limits for visitors on the server's credentials (none for their own keys)."""
+        base = SHARED_LIMITS if self.shared else Limits()
+        values = {name: getattr(base, name) for name in Limits.__dataclass_fields__}
+        for name, value in self.limit_overrides.items():
+            values[name] = value or None  # 0 turns a limit off
+        return Limits(**values)
 
     @property
     def has_server_credentials(self) -> bool:
@@ -157,4 +217,10 @@ class Settings:
             job_deadline=_float(env, "AKOOL_JOB_DEADLINE", DEFAULT_JOB_DEADLINE),
             demo_speed=_float(env, "AKOOL_DEMO_SPEED", 1.0, maximum=MAX_DEMO_SPEED),
             base_url_from_env=bool(base_url),
+            shared=bool(public_url) or _flag(env, "AKOOL_SHARED"),
+            limit_overrides={
+                key: value
+                for key, name in _LIMIT_ENV.items()
+                if (value := _optional_count(env, name)) is not None
+            },
         )

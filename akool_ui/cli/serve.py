@@ -6,6 +6,8 @@ functions, so building the parser for ``--help`` or another command does not pay
 
 from __future__ import annotations
 
+import dataclasses
+
 import argparse
 import logging
 import os
@@ -102,6 +104,8 @@ def _run_serve(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     install_sigterm_handler()
+    if args.share:  # a gradio.live link: strangers will come, so the shared-app limits apply
+        settings = dataclasses.replace(settings, shared=True)
     try:
         running = launch_app(settings, host=args.host, port=args.port, share=args.share, quiet=True)
     except OSError as exc:
