@@ -7,7 +7,7 @@ import logging
 import pytest
 import requests
 
-from akool_ui.settings import Settings
+from tests.app_helpers import running_demo_app
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client  # noqa: E402
@@ -21,17 +21,8 @@ SIMILAR = "'Similar' must be a number from 0 to 1."
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    from akool_ui.bootstrap import launch_app as launch
-
-    settings = Settings.from_env({
-        "AKOOL_CACHE_DIR": str(tmp_path_factory.mktemp("security-api")), "AKOOL_DEMO_SPEED": "25",
-        "AKOOL_POLL_INTERVAL": "0.2",
-    })
-    running = launch(settings, host="127.0.0.1", port=None, quiet=True)
-    try:
+    with running_demo_app(tmp_path_factory.mktemp("security-api")) as running:
         yield running
-    finally:
-        running.close()
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ import pytest
 from gradio.utils import get_upload_folder
 
 from akool_ui.settings import Settings
+from tests.app_helpers import running_demo_app
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client  # noqa: E402
@@ -26,17 +27,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    from akool_ui.bootstrap import launch_app as launch
-
-    cache = tmp_path_factory.mktemp("security-files-cache")
-    settings = Settings.from_env(
-        {"AKOOL_CACHE_DIR": str(cache), "AKOOL_DEMO_SPEED": "25", "AKOOL_POLL_INTERVAL": "0.2"}
-    )
-    running = launch(settings, host="127.0.0.1", port=None, quiet=True)
-    try:
+    with running_demo_app(tmp_path_factory.mktemp("security-files-cache")) as running:
         yield running
-    finally:
-        running.close()
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from PIL import Image
 
 from akool_ui.service.uploads import NoPublicUrl
 from akool_ui.settings import Settings
+from tests.app_helpers import running_demo_app
 from tests.conftest import API_KEY, OTHER_API_KEY
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -40,17 +41,8 @@ def _page_handlers(studio):
 
 @pytest.fixture(scope="module")
 def running_app(tmp_path_factory):
-    from akool_ui.bootstrap import launch_app as launch
-
-    cache = tmp_path_factory.mktemp("ui-api-cache")
-    settings = Settings.from_env(
-        {"AKOOL_CACHE_DIR": str(cache), "AKOOL_DEMO_SPEED": "25", "AKOOL_POLL_INTERVAL": "0.2"}
-    )
-    running = launch(settings, host="127.0.0.1", port=None, quiet=True)
-    try:
+    with running_demo_app(tmp_path_factory.mktemp("ui-api-cache")) as running:
         yield running
-    finally:
-        running.close()
 
 
 @pytest.fixture(scope="module")

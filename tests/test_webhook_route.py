@@ -15,7 +15,7 @@ import requests
 from akool_ui.akool.models import ImageRequest
 from akool_ui.akool.webhook import make_webhook_body, sign
 from akool_ui.service.demo import ACCOUNT_FILE, DEMO_DIR
-from akool_ui.settings import Settings
+from tests.app_helpers import running_demo_app
 from akool_ui.ui.server import MAX_WEBHOOK_BYTES, WEBHOOK_ROUTE
 
 pytestmark = pytest.mark.slow
@@ -27,17 +27,8 @@ ANSWER_TIMEOUT = 15.0
 
 @pytest.fixture(scope="module")
 def running_app(tmp_path_factory):
-    from akool_ui.bootstrap import launch_app as launch
-
-    cache = tmp_path_factory.mktemp("webhook-route-cache")
-    settings = Settings.from_env(
-        {"AKOOL_CACHE_DIR": str(cache), "AKOOL_DEMO_SPEED": "25", "AKOOL_POLL_INTERVAL": "0.2"}
-    )
-    running = launch(settings, host="127.0.0.1", port=None, quiet=True)
-    try:
+    with running_demo_app(tmp_path_factory.mktemp("webhook-route-cache")) as running:
         yield running
-    finally:
-        running.close()
 
 
 @pytest.fixture(scope="module")
