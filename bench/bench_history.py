@@ -24,7 +24,7 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from the repo root without install
 
-from akool_ui.jobs import ImageState, JobRecord, RecordState  # noqa: E402
+from akool_ui.jobs import ImageState, JobRecord, RecordState, lifecycle  # noqa: E402
 from akool_ui.service.store import JobStore  # noqa: E402
 
 OWNER = "bench-owner-5b1f0c"
@@ -49,7 +49,7 @@ def make_record(rng: random.Random, n: int, owner: str, created: float) -> JobRe
     )
     record.set_state(RecordState.PROCESSING, at=created + 2)
     record.set_state(RecordState.DOWNLOADING, at=created + 35)
-    record.set_remote_urls([f"https://cdn.example.com/{n:024x}/{i}.png" for i in range(4)])
+    lifecycle.set_remote_urls(record, [f"https://cdn.example.com/{n:024x}/{i}.png" for i in range(4)])
     for entry in record.images:
         entry.state = ImageState.STORED
         entry.original = f"images/{record.id[:2]}/{record.id}/{entry.index}.png"

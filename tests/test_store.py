@@ -26,6 +26,7 @@ from akool_ui.jobs import (
     Page,
     RecordError,
     RecordState,
+    lifecycle,
     paginate,
 )
 from akool_ui.service.store import JobStore, OwnerMismatch, RecordNotFound
@@ -73,7 +74,7 @@ def full_record() -> JobRecord:
     record.set_state(RecordState.PROCESSING, at=110.0)
     record.set_state(RecordState.DOWNLOADING, at=130.0)
     record.remote_image_url = "https://cdn.example.com/grid.png"
-    record.set_remote_urls(["https://cdn.example.com/1.png", "https://cdn.example.com/2.png"])
+    lifecycle.set_remote_urls(record, ["https://cdn.example.com/1.png", "https://cdn.example.com/2.png"])
     entry = record.image(0)
     entry.state, entry.original, entry.preview = ImageState.STORED, f"images/00/{jid(1)}/0.png", f"images/00/{jid(1)}/0.preview.webp"
     entry.width, entry.height, entry.nbytes, entry.attempts = 1024, 576, 12345, 1
@@ -186,33 +187,33 @@ def test_lineage_label_and_button_helpers():
         JobRecord.create("../etc", ALICE)
 
 
-def test_apply_job_moves_through_downloading_to_succeeded():
+def test_observe_moves_through_downloading_to_succeeded():
     record = JobRecord.create(jid(7), ALICE, now=0.0)
     processing = Job(id=jid(7), status=JobStatus.PROCESSING)
     done = Job(id=jid(7), status=JobStatus.SUCCEEDED, image_url="https://cdn/x.png",
                candidate_urls=("https://cdn/1.png", "https://cdn/2.png"), buttons=("U1", "V1"), credits=3)
 
-    assert record.apply_job(processing, at=1.0) and record.state is RecordState.PROCESSING
+    assert lifecycle.observe(record, processing, at=1.0) and record.state is RecordState.PROCESSING
     assert not record.needs_download
-    assert record.apply_job(done, at=2.0)
+    assert lifecycle.observe(record, done, at=2.0)
 
     assert record.state is RecordState.DOWNLOADING and record.needs_work and record.needs_download
     assert record.remote_urls == ["https://cdn/1.png", "https://cdn/2.png"]
     assert [(e.index, e.remote_url, e.state) for e in record.images] == [
         (0, "https://cdn/1.png", ImageState.PENDING), (1, "https://cdn/2.png", ImageState.PENDING)]
     assert record.buttons == ["U1", "V1"] and record.credits == 3 and record.remote_image_url == "https://cdn/x.png"
-    assert not record.finish_download()
+    assert not lifecycle.finish_download(record)
 
     for entry in record.images:
         entry.state = ImageState.STORED
     assert record.all_images_stored and not record.needs_download
-    assert record.finish_download(at=3.0) and record.state is RecordState.SUCCEEDED
-    assert not record.apply_job(done, at=4.0), "already succeeded: no new history entry"
+    assert lifecycle.finish_download(record, at=3.0) and record.state is RecordState.SUCCEEDED
+    assert not lifecycle.observe(record, done, at=4.0), "already succeeded: no new history entry"
 
 
-def test_apply_job_failure_keeps_code_and_a_sentence():
+def test_observe_failure_keeps_code_and_a_sentence():
     record = JobRecord.create(jid(8), ALICE)
-    record.apply_job(Job(id=jid(8), status=JobStatus.FAILED, error_code=1108))
+    lifecycle.observe(record, Job(id=jid(8), status=JobStatus.FAILED, error_code=1108))
     assert record.state is RecordState.FAILED and record.error_code == 1108
     assert record.error_message and record.error_message.endswith(".")
 
@@ -410,7 +411,7 @@ def test_image_paths_cannot_be_tricked(store):
 
 def test_mark_image_failed_counts_attempts(store):
     make(store, 1, state=RecordState.DOWNLOADING)
-    store.update(jid(1), lambda r: r.set_remote_urls(["https://cdn/1.png"]))
+    store.update(jid(1), lambda r: lifecycle.set_remote_urls(r, ["https://cdn/1.png"]))
 
     entry = store.mark_image_failed(jid(1), 0, "The download timed out.")
     assert (entry.state, entry.attempts, entry.error) == (ImageState.ERROR, 1, "The download timed out.")
@@ -433,7 +434,7 @@ def test_enforce_limit_evicts_oldest_originals_keeps_records_previews_and_in_fli
     size = len(data)
     # The in-flight job is the oldest of all; it must survive anyway.
     make(store, 9, created=1.0, state=RecordState.DOWNLOADING)
-    store.update(jid(9), lambda r: r.set_remote_urls(["https://cdn/a.png", "https://cdn/b.png"]))
+    store.update(jid(9), lambda r: lifecycle.set_remote_urls(r, ["https://cdn/a.png", "https://cdn/b.png"]))
     store.store_original(jid(9), 0, data)
     finished_job_with_image(store, 2, finished=300.0, data=data)  # created earlier, finished later
     finished_job_with_image(store, 1, finished=100.0, data=data)
@@ -587,15 +588,15 @@ def test_in_flight_finds_unfinished_and_undownloaded_records(store):
     make(store, 2, state=RecordState.PROCESSING)
     make(store, 3, state=RecordState.DOWNLOADING)
     make(store, 4, state=RecordState.SUCCEEDED)
-    store.update(jid(4), lambda r: r.set_remote_urls(["https://cdn/4.png"]))  # succeeded, not downloaded
+    store.update(jid(4), lambda r: lifecycle.set_remote_urls(r, ["https://cdn/4.png"]))  # succeeded, not downloaded
     make(store, 5, state=RecordState.SUCCEEDED)
-    store.update(jid(5), lambda r: r.set_remote_urls(["https://cdn/5.png"]))
+    store.update(jid(5), lambda r: lifecycle.set_remote_urls(r, ["https://cdn/5.png"]))
     store.store_original(jid(5), 0, png())  # succeeded and stored
     make(store, 6, state=RecordState.FAILED)
     make(store, 7, state=RecordState.TIMED_OUT)
     make(store, 8, BOB, state=RecordState.PROCESSING)  # every owner's jobs get resumed
     make(store, 9, state=RecordState.SUCCEEDED)
-    store.update(jid(9), lambda r: r.set_remote_urls(["https://cdn/9.png"]))
+    store.update(jid(9), lambda r: lifecycle.set_remote_urls(r, ["https://cdn/9.png"]))
     for _ in range(MAX_DOWNLOAD_ATTEMPTS):
         store.mark_image_failed(jid(9), 0, "The download failed.")  # gave up
 
@@ -700,7 +701,7 @@ def test_put_many_writes_all_or_nothing(store):
 
 def test_large_records_spill_to_a_text_file_and_still_read_back(store):
     record = JobRecord.create(jid(1), ALICE)
-    record.set_remote_urls([f"https://cdn.example.com/{i}/" + "x" * 3900 for i in range(16)])
+    lifecycle.set_remote_urls(record, [f"https://cdn.example.com/{i}/" + "x" * 3900 for i in range(16)])
     store.put(record)
     assert len(record.dumps()) > 2**16
     assert store.get(jid(1)) == record

@@ -10,7 +10,7 @@ import logging
 
 import pytest
 
-from akool_ui.jobs import ImageState, RecordState
+from akool_ui.jobs import ImageState, RecordState, lifecycle
 from akool_ui.service.store import DEFAULT_MIN_AGE_SECONDS, JobStore
 from akool_ui.settings import Settings
 from tests.client_helpers import FakeTime
@@ -176,7 +176,7 @@ def test_nothing_younger_than_the_min_age_is_evicted(tmp_path, time_):
 def test_in_flight_jobs_and_kept_ids_are_never_evicted(tmp_path, time_):
     store = open_store(tmp_path, time_, limit=100, owner_limit=100)
     make(store, 1, ALICE, created=NOW - 50 * HOUR, state=RecordState.DOWNLOADING)  # the oldest, still downloading
-    store.update(jid(1), lambda r: r.set_remote_urls(["https://cdn/a.png", "https://cdn/b.png"]))
+    store.update(jid(1), lambda r: lifecycle.set_remote_urls(r, ["https://cdn/a.png", "https://cdn/b.png"]))
     store.store_original(jid(1), 0, DATA)
     finished(store, 2, ALICE, done_at=NOW - 40 * HOUR)  # kept by the caller
     finished(store, 3, ALICE, done_at=NOW - 30 * HOUR)

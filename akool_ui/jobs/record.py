@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ..akool.models import ImageRequest, Job, validate_button, validate_job_id
+from ..akool.models import ImageRequest, validate_button, validate_job_id
 from .states import ImageState, RecordState
 
 __all__ = [
@@ -199,26 +199,6 @@ class JobRecord:
         self.images.append(entry)
         self.images.sort(key=lambda e: e.index)
         return entry
-
-    # Conveniences over jobs.lifecycle (where the rules live), for callers that only need a bool.
-
-    def set_remote_urls(self, urls: list[str] | tuple[str, ...]) -> None:
-        from .lifecycle import set_remote_urls
-
-        set_remote_urls(self, urls)
-
-    def finish_download(self, *, at: float | None = None) -> bool:
-        from .lifecycle import finish_download
-
-        return bool(finish_download(self, at=at))
-
-    def apply_job(self, job: Job, *, at: float | None = None) -> bool:
-        """``lifecycle.observe`` for callers that only need to know whether the state changed."""
-        from .lifecycle import observe
-
-        before = self.state
-        observe(self, job, at=at)
-        return self.state is not before
 
     # --- derived -----------------------------------------------------------------------------------
 
