@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from . import settings as settings_module
 from .akool.client import AkoolClient
 from .service.clients import ClientPool
 from .service.demo import DEMO_DIR, DemoAccount, load_demo_account
@@ -26,6 +27,13 @@ from .settings import Settings
 __all__ = ["build_studio", "launch_app", "Built"]
 
 log = logging.getLogger(__name__)
+
+# Said once at start when the history dies with the container (a Space with nothing persistent at /data).
+EPHEMERAL_CACHE_WARNING = (
+    "This Space has no persistent storage: job history and images in %s are lost on every restart, rebuild "
+    "and sleep. Enable persistent storage, or attach a Storage Bucket as a volume at %s, in the Space's "
+    "settings (or set AKOOL_CACHE_DIR to a folder that persists)."
+)
 
 
 @dataclass
@@ -65,11 +73,25 @@ def _start_demo_simulator(cache_dir: Path, *, speed: float, trusted_source: Call
     return account, server
 
 
+def _log_storage(settings: Settings, store: JobStore) -> None:
+    """Where the history lives, for the operator; a warning when it will not outlive the container."""
+    if store.index_is_local:
+        log.info(
+            "job history and images in %s; their index on local disk in %s (rebuilt from the records there "
+            "when missing)", store.cache_dir, store.index_dir,
+        )
+    else:
+        log.info("job history and images in %s", store.cache_dir)
+    if settings.ephemeral_cache:
+        log.warning(EPHEMERAL_CACHE_WARNING, store.cache_dir, settings_module.PERSISTENT_ROOT)
+
+
 def build_studio(settings: Settings) -> Built:
     """Everything behind the page, started: store, uploads, demo simulator or Akool clients, Studio."""
     built_closers: list[Callable[[], None]] = []
     store = JobStore.from_settings(settings)
     built_closers.append(store.close)
+    _log_storage(settings, store)
     try:
         uploads = UploadStore(store.cache_dir / "uploads", public_url=settings.public_url, demo=settings.demo_mode)
         account = server = None

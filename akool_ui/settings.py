@@ -26,11 +26,37 @@ MAX_DEMO_SPEED = 1000.0
 _ECHO_CHARS = 40
 
 
-def _default_cache_dir(env: Mapping[str, str]) -> Path:
-    if env.get("SPACE_ID") or env.get("SPACE_HOST"):  # Hugging Face Spaces: the app folder persists
-        return Path(".cache") / "akool-studio"
+# Where Hugging Face Spaces mounts storage that outlives the container: the persistent-storage upgrade, or a
+# Storage Bucket attached as a volume. Everything else in a Space (the app folder, home, /tmp) is wiped on
+# every restart, rebuild and sleep. Read at call time, so tests can point it at a temporary folder.
+PERSISTENT_ROOT = Path("/data")
+CACHE_FOLDER = "akool-studio"
+
+
+def on_spaces(env: Mapping[str, str]) -> bool:
+    """Whether we run in a Hugging Face Space (it sets SPACE_ID and SPACE_HOST for the app)."""
+    return bool(env.get("SPACE_ID", "").strip() or env.get("SPACE_HOST", "").strip())
+
+
+def usable_dir(path: Path) -> bool:
+    """``path`` is an existing folder we may create files in (not a file, not a read-only mount)."""
+    return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
+
+
+def _default_cache_dir(env: Mapping[str, str], persistent_root: Path | None = None) -> Path:
+    """The cache folder when AKOOL_CACHE_DIR is unset: under ``persistent_root`` (default ``PERSISTENT_ROOT``)
+    when that is a writable folder, on Spaces or anywhere else; otherwise the usual per-user cache."""
+    root = PERSISTENT_ROOT if persistent_root is None else persistent_root
+    if usable_dir(root):
+        return root / CACHE_FOLDER
+    if on_spaces(env):  # nothing here survives a restart; Settings.ephemeral_cache makes the app say so
+        return Path(".cache") / CACHE_FOLDER
     base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "akool-studio"
+    return Path(base) / CACHE_FOLDER
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
 
 
 def _echo(raw: str) -> str:
@@ -163,6 +189,9 @@ class Settings:
     """Strangers may reach this app: a public URL, a Space, ``serve --share`` or AKOOL_SHARED=1."""
     limit_overrides: dict = field(default_factory=dict, compare=False)
     """Limits set by environment (name -> int, 0 = off); the rest come from ``SHARED_LIMITS`` when shared."""
+    ephemeral_cache: bool = False
+    """A Space with no persistent storage at ``PERSISTENT_ROOT`` and no AKOOL_CACHE_DIR: history and images
+    die with the container. The start-up log and the page's mode banner say so."""
 
     @property
     def limits(self) -> Limits:
@@ -202,13 +231,14 @@ class Settings:
         base_url = env.get("AKOOL_BASE_URL", "").strip()
         if base_url:
             base_url = _http_url("AKOOL_BASE_URL", base_url)
-        cache_dir = env.get("AKOOL_CACHE_DIR", "").strip()
+        cache_dir_set = env.get("AKOOL_CACHE_DIR", "").strip()
+        cache_dir = Path(cache_dir_set).expanduser() if cache_dir_set else _default_cache_dir(env)
         return cls(
             api_key=env.get("AKOOL_API_KEY", "").strip() or None,
             client_id=env.get("AKOOL_CLIENT_ID", "").strip() or None,
             client_secret=env.get("AKOOL_CLIENT_SECRET", "").strip() or None,
             base_url=(base_url or DEFAULT_BASE_URL).rstrip("/"),
-            cache_dir=Path(cache_dir).expanduser() if cache_dir else _default_cache_dir(env),
+            cache_dir=cache_dir,
             cache_limit_gb=_float(env, "AKOOL_CACHE_LIMIT_GB", DEFAULT_CACHE_LIMIT_GB),
             cache_owner_limit_gb=_optional_float(env, "AKOOL_CACHE_OWNER_LIMIT_GB"),
             cache_min_age_hours=_float(env, "AKOOL_CACHE_MIN_AGE_HOURS", DEFAULT_CACHE_MIN_AGE_HOURS, minimum=0.0),
@@ -223,4 +253,5 @@ class Settings:
                 for key, name in _LIMIT_ENV.items()
                 if (value := _optional_count(env, name)) is not None
             },
+            ephemeral_cache=not cache_dir_set and on_spaces(env) and not _is_within(cache_dir, PERSISTENT_ROOT),
         )

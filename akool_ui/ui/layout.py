@@ -65,6 +65,13 @@ def _banner(studio: "Studio") -> tuple[str, list[str]]:
             "`AKOOL_PUBLIC_URL` to the URL people use to open this page (automatic on Hugging Face Spaces). "
             "Until then, paste a public image URL as the source."
         )
+    settings = getattr(studio, "settings", None)  # page tests render with a stand-in studio that has none
+    if settings is not None and settings.ephemeral_cache:
+        text += (
+            "  \n⚠️ This Space has no persistent storage: history and images are lost when it restarts. "
+            "To keep them, its owner can enable persistent storage or attach a Storage Bucket at `/data` "
+            "(or set `AKOOL_CACHE_DIR`)."
+        )
     return text, classes
 
 

@@ -1,6 +1,12 @@
 """The job store: records (JSON in diskcache), an owner index for history pages, and image files on disk.
 
-Layout of ``cache_dir`` (mode 0700)::
+Layout of ``cache_dir`` (mode 0700), the data folder::
+
+    records/<id[:2]>/<id>.json           every JobRecord as a JSON file too          recordfiles.py
+    images/<id[:2]>/<id>/<n>.<ext>       original result n (ext jpg|png|webp)          files.py
+    images/<id[:2]>/<id>/<n>.preview.webp  its web preview (long side <= 768 px)
+
+and of ``index_dir``, the same folder unless the data is on storage SQLite cannot trust (location.py)::
 
     cache.db, cache.db-wal ...           diskcache's SQLite database:
         key "job:<id>"                   a JobRecord as JSON (never pickle)            records.py
@@ -8,12 +14,12 @@ Layout of ``cache_dir`` (mode 0700)::
         key "lock:download:<id>"         DownloadLock tokens (with an expiry)           locks.py
         table akool_job_index            one row per record: owner, created, prompt,   index.py
                                          flags (for paging, resuming and eviction)
-    images/<id[:2]>/<id>/<n>.<ext>       original result n (ext jpg|png|webp)          files.py
-    images/<id[:2]>/<id>/<n>.preview.webp  its web preview (long side <= 768 px)
 
 ``JobStore`` (jobstore.py) is the facade everyone uses; it composes those collaborators and applies the
-fair eviction policy (eviction.py) after each stored image. Every change to a record and its index row
-happens in one SQLite transaction, so processes sharing the directory never see one without the other.
+fair eviction policy (eviction.py) after each stored image. Every change to a record, its index row and
+its record file happens in one SQLite transaction, so processes sharing the directory never see one
+without the other. The data folder alone is enough: an empty index is refilled from ``records/`` when
+the store opens (rebuild.py), so a local index wiped with its container loses nothing.
 Records that fail to parse (foreign, corrupt, pickled, from a newer schema) are skipped with a warning;
 they never crash a listing.
 """
@@ -24,11 +30,13 @@ from ...jobs import Page
 from .errors import OwnerMismatch, RecordNotFound, StoreError, UnsafeCacheValue
 from .jobstore import DEFAULT_LIMIT_BYTES, DEFAULT_MIN_AGE_SECONDS, MAX_PAGE_SIZE, JobStore
 from .locks import DOWNLOAD_LOCK_EXPIRE, DownloadLock
+from .rebuild import Rebuilt
 from .records import JsonOnlyDisk as _JsonOnlyDisk  # its name before the split; tests/test_store.py imports it
 
 __all__ = [
     "JobStore",
     "DownloadLock",
+    "Rebuilt",
     "Page",
     "StoreError",
     "RecordNotFound",

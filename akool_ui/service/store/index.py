@@ -84,6 +84,14 @@ class JobIndex:
             )
             self._sql(f"DROP INDEX IF EXISTS {TABLE}_evict")  # the old global oldest-first order; unused now
 
+    def is_empty(self) -> bool:
+        """No rows at all: a new index, or one on local disk that a restart wiped (see ``rebuild_index``)."""
+        return self._sql(f"SELECT 1 FROM {TABLE} LIMIT 1").fetchone() is None
+
+    def ids(self) -> list[str]:
+        """Every indexed job id."""
+        return [job_id for (job_id,) in self._sql(f"SELECT id FROM {TABLE} ORDER BY id").fetchall()]
+
     # --- one row ---------------------------------------------------------------------------------------
 
     def owner_and_bytes(self, job_id: str) -> tuple[str, int] | None:

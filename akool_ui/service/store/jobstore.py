@@ -1,15 +1,17 @@
 """JobStore: the one object the tracker and the UI use for records, history pages and image files.
 
-It composes the collaborators of this package and owns the rules that span them: a record and its index
-row (and the running total) change in one SQLite transaction (``Cache.transact``), so two processes
-sharing the directory never see one without the other and never lose an update (``JobStore.update`` is a
-read-modify-write inside that transaction); a job never moves to another owner; someone else's job reads
-as missing.
+It composes the collaborators of this package and owns the rules that span them: a record, its index row
+(and the running total) and its record file change in one SQLite transaction (``Cache.transact``), so two
+processes sharing the directory never see one without the other and never lose an update
+(``JobStore.update`` is a read-modify-write inside that transaction); a job never moves to another owner;
+someone else's job reads as missing. The index may live apart from the data (``location.py``); opening
+an empty one refills it from the record files (``rebuild_index``).
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import time
 from pathlib import Path
@@ -17,11 +19,13 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from ...akool.models import validate_job_id
 from ...jobs import ImageEntry, ImageState, JobRecord, Page
-from .errors import OwnerMismatch, RecordNotFound
+from .errors import OwnerMismatch, RecordNotFound, UnsafeCacheValue
 from .eviction import FairEviction
 from .files import ImageFiles, SavedImage, check_index, remove_files, save_result_image
 from .index import JobIndex, decode_cursor, encode_cursor
 from .locks import DOWNLOAD_LOCK_EXPIRE, DownloadLock
+from .rebuild import Rebuilt, export_missing, rebuild
+from .recordfiles import FILES_COMPLETE_KEY, RecordFiles
 from .records import RecordCache, encode_record, ensure_private_dir, open_cache
 from .totals import RunningTotal
 
@@ -29,6 +33,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ...settings import Settings
 
 __all__ = ["JobStore", "DEFAULT_LIMIT_BYTES", "DEFAULT_MIN_AGE_SECONDS", "MAX_PAGE_SIZE"]
+
+LOG = logging.getLogger(__name__)
 
 DEFAULT_LIMIT_BYTES = 5 * 2**30
 # A finished result must survive long enough for its owner to see it and save it: no eviction (by the
@@ -47,34 +53,47 @@ class JobStore:
         self,
         cache_dir: str | os.PathLike[str],
         *,
+        index_dir: str | os.PathLike[str] | None = None,
         limit_bytes: int = DEFAULT_LIMIT_BYTES,
         owner_limit_bytes: int | None = None,
         min_age_seconds: float = DEFAULT_MIN_AGE_SECONDS,
         clock: Callable[[], float] = time.time,
     ):
-        """``owner_limit_bytes`` is one owner's quota of originals (None: the same as ``limit_bytes``);
+        """``index_dir`` holds the SQLite index (default: ``cache_dir``; see ``location.index_dir_for``);
+        ``owner_limit_bytes`` is one owner's quota of originals (None: the same as ``limit_bytes``);
         ``min_age_seconds`` protects recently finished jobs from any eviction."""
         self.cache_dir = Path(cache_dir).expanduser().absolute()
+        self.index_dir = self.cache_dir if index_dir is None else Path(index_dir).expanduser().absolute()
         self.limit_bytes = int(limit_bytes)
         self.owner_limit_bytes = None if owner_limit_bytes is None else int(owner_limit_bytes)
         self.min_age_seconds = float(min_age_seconds)
         self._clock = clock
         ensure_private_dir(self.cache_dir)
-        self._cache = open_cache(self.cache_dir)
-        self._index = JobIndex(self._cache)
-        self._index.create()
-        self._records = RecordCache(self._cache)
-        self._total = RunningTotal(self._cache, recount=self._index.total_bytes)
-        self._files = ImageFiles(self.cache_dir)
-        self.images_dir = self._files.images_dir
-        self._eviction = FairEviction(
-            self._index, self._files, update=self.update, original_bytes=self.original_bytes, clock=clock
-        )
+        ensure_private_dir(self.index_dir)
+        self._cache = open_cache(self.index_dir)
+        try:
+            self._index = JobIndex(self._cache)
+            self._index.create()
+            self._records = RecordCache(self._cache)
+            self._total = RunningTotal(self._cache, recount=self._index.total_bytes)
+            self._files = ImageFiles(self.cache_dir)
+            self._record_files = RecordFiles(self.cache_dir)
+            self.images_dir = self._files.images_dir
+            self._eviction = FairEviction(
+                self._index, self._files, update=self.update, original_bytes=self.original_bytes, clock=clock
+            )
+            self._check_record_files()
+        except BaseException:
+            self._cache.close()
+            raise
 
     @classmethod
     def from_settings(cls, settings: "Settings") -> "JobStore":
+        from .location import index_dir_for
+
         return cls(
             settings.cache_dir,
+            index_dir=index_dir_for(settings.cache_dir),
             limit_bytes=int(settings.cache_limit_gb * 2**30),
             owner_limit_bytes=int(settings.owner_cache_limit_gb * 2**30),
             min_age_seconds=settings.cache_min_age_hours * 3600.0,
@@ -90,6 +109,11 @@ class JobStore:
     def owner_quota_bytes(self) -> int:
         """One owner's quota of stored originals (``owner_limit_bytes``, else the global limit)."""
         return self.limit_bytes if self.owner_limit_bytes is None else self.owner_limit_bytes
+
+    @property
+    def index_is_local(self) -> bool:
+        """The SQLite index lives apart from the data (on local disk) and is rebuilt from it when missing."""
+        return self.index_dir != self.cache_dir
 
     def close(self) -> None:
         self._cache.close()
@@ -185,15 +209,22 @@ class JobStore:
         return record
 
     def _write(self, record: JobRecord) -> None:
-        """Store record + index row + total; the caller holds the transaction."""
+        """Store record + index row + total + record file; the caller holds the transaction."""
         record.updated_at = self._clock()
         data = encode_record(record)
         indexed = self._index.owner_and_bytes(record.id)
         if indexed is not None and indexed[0] != record.owner:
             raise OwnerMismatch(f"job {record.id} belongs to another owner")
+        previous = self._records.raw(record.id)
         self._records.save(record.id, data)
         self._index.upsert(record)
         self._total.adjust(record.stored_bytes - (indexed[1] if indexed is not None else 0))
+        try:
+            self._record_files.write(record.id, data, previous)
+        except OSError as exc:
+            # Refusing the write would lose a job Akool already accepted (and charged for) over a hiccup of
+            # the data folder's storage. The index has it; the file is written again on the next write.
+            LOG.warning("could not write the record file of job %s (%s); retried on its next change", record.id, exc)
 
     def delete(self, job_id: str, owner: str) -> bool:
         """Remove ``owner``'s record, its index row and its image files. False if not theirs (or absent)."""
@@ -208,8 +239,43 @@ class JobStore:
             self._records.delete(job_id)
             self._index.delete(job_id)
             self._total.adjust(-(indexed[1] if indexed is not None else 0))
+            self._record_files.remove(job_id)  # in the transaction: a deleted job never comes back in a rebuild
         self._files.remove_job(job_id)
         return True
+
+    # --- the index and the record files ------------------------------------------------------------------
+
+    def rebuild_index(self) -> Rebuilt:
+        """File again every job whose record file (``records/``) the index lacks: owner rows, lineage,
+        pending flags and byte totals come back with it. Runs by itself when an empty index is opened
+        (a wiped local disk, a fresh cache, a corrupt database moved aside); safe to call at any time."""
+        started = time.monotonic()
+        result = rebuild(self._cache, self._index, self._records, self._record_files)
+        self._total.recount()
+        if result.restored or result.skipped:
+            LOG.info(
+                "job index in %s: restored %d job records from %s (%d unreadable files skipped) in %.1f s",
+                self.index_dir, result.restored, self._record_files.root, result.skipped,
+                time.monotonic() - started,
+            )
+        return result
+
+    def _check_record_files(self) -> None:
+        """On opening: refill an empty index from the files; once, give records older than the files theirs."""
+        try:
+            complete = self._cache.get(FILES_COMPLETE_KEY, retry=True) == 1
+        except UnsafeCacheValue:
+            complete = False
+        if self._index.is_empty():
+            self.rebuild_index()  # everything indexed now came from a file
+        elif not complete:
+            written = export_missing(self._cache, self._index, self._records, self._record_files)
+            if written:
+                LOG.info("wrote %d job record files to %s (records from before they existed)", written,
+                         self._record_files.root)
+        else:
+            return
+        self._cache.set(FILES_COMPLETE_KEY, 1, retry=True)
 
     # --- size limits -------------------------------------------------------------------------------
 

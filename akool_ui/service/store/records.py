@@ -157,6 +157,14 @@ class RecordCache:
             return None
         return record
 
+    def raw(self, job_id: str) -> dict[str, Any] | None:
+        """The stored JSON of a record as it is (no parsing into a JobRecord), or None if absent or not ours."""
+        try:
+            data = self._cache.get(RECORD_PREFIX + job_id, retry=True)
+        except UnsafeCacheValue:
+            return None
+        return data if isinstance(data, dict) else None
+
     def save(self, job_id: str, data: dict[str, Any]) -> None:
         """Store JSON from ``encode_record`` (inside the caller's transaction, next to its index row)."""
         self._cache.set(RECORD_PREFIX + job_id, data, retry=True)

@@ -43,6 +43,13 @@ class RunningTotal:
                 self._cache.set(TOTAL_KEY, total, retry=True)
         return total
 
+    def recount(self) -> int:
+        """Sum the index again and keep that (after a rebuild refilled it)."""
+        with self._cache.transact(retry=True):
+            total = self._recount()
+            self._cache.set(TOTAL_KEY, total, retry=True)
+        return total
+
     def adjust(self, delta: int) -> None:
         """Move the total by ``delta`` (inside the caller's transaction, after its index row changed)."""
         total = self._read()
