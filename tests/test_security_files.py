@@ -88,7 +88,8 @@ def _spellings(target: Path) -> list[str]:
 def test_no_spelling_of_a_stored_file_is_served(app, made):
     _, original, preview = made
     cache = Path(app.studio.store.cache_dir)
-    targets = [original, preview, cache / "cache.db", cache / "owner.key", cache / "demo" / "account.json"]
+    index = Path(app.studio.store.index_dir)
+    targets = [original, preview, index / "cache.db", cache / "owner.key", cache / "demo" / "account.json"]
     for target in targets:
         assert target.exists(), target
         for path in _spellings(target):

@@ -254,7 +254,10 @@ def launch(
     studio: "Studio" = built.studio
     try:
         cache_dir = Path(studio.store.cache_dir)
-        check_private_cache(cache_dir, get_upload_folder())
+        # The data folder and, when it lives apart (off a network filesystem), the SQLite index folder.
+        private = list(dict.fromkeys([cache_dir, Path(studio.store.index_dir)]))
+        for folder in private:
+            check_private_cache(folder, get_upload_folder())
         media = MediaLinks.for_cache(cache_dir)
         media.prune(DELETE_CACHE[1])  # links a crashed earlier process left behind
         demo = build_ui(studio, browser_secret=browser_secret(settings.cache_dir), media=media)
@@ -268,10 +271,10 @@ def launch(
             # Only public assets (placeholders, examples). Stored images reach pages as per-owner links in
             # Gradio's own folder (media.py); the cache is blocked outright, however a path is spelt.
             allowed_paths=[str(ASSETS_DIR)],
-            blocked_paths=[str(cache_dir)],
+            blocked_paths=[str(folder) for folder in private],
             app_kwargs={
                 "routes": create_routes(studio),
-                "middleware": [Middleware(PrivateFilesGuard, roots=[cache_dir])],
+                "middleware": [Middleware(PrivateFilesGuard, roots=private)],
             },
             # No run history: it would keep every event's inputs (the API key among them) in the browser.
             run_history=False,
