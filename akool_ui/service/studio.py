@@ -10,22 +10,24 @@ constructor starts nothing: ``start()`` resumes unfinished jobs, ``close()`` rel
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ..akool.client import AkoolClient
 from ..akool.polling import DEFAULT_POLL_POLICY, PollPolicy
-from ..akool.errors import AuthError, InvalidRequest
+from ..akool.errors import ApiError, AuthError, ConnectError, InvalidRequest
 from ..akool.models import ImageRequest
 from ..akool.webhook import ReplayGuard, WebhookEvent
 from ..netguard import UnsafeUrl, check_public_url
 from ..settings import Settings
 from .clients import ClientPool
+from .limits import LEDGER_FILE, Hold, SpendingLimiter, Visitor, estimate_credits
 from .owners import OwnerHasher, is_browser_id, load_owner_key
 from ..jobs import JobRecord, Page
 from .store import JobStore
 from .tracker import JobTracker, Subscription
-from .uploads import UploadStore
+from .uploads import Upload, UploadStore
 
 __all__ = ["Studio", "WEBHOOK_ROUTE", "MAX_API_KEY_LENGTH"]
 
@@ -55,8 +57,11 @@ class Studio:
     """One per app process. Thread-safe: every method may be called from any Gradio worker."""
 
     def __init__(
-        self, settings: Settings, *, store: JobStore, clients: ClientPool, uploads: UploadStore, demo: bool = False
+        self, settings: Settings, *, store: JobStore, clients: ClientPool, uploads: UploadStore, demo: bool = False,
+        limiter: SpendingLimiter | None = None, clock: Callable[[], float] = time.time,
     ):
+        """``limiter`` defaults to ``settings.limits`` counted in the store's folder, on ``clock`` (epoch
+        seconds; tests move it to cross an hour or a UTC midnight)."""
         self.settings = settings
         self.store = store
         self.clients = clients
@@ -64,7 +69,12 @@ class Studio:
         self.demo = demo
         self.base_url = clients.base_url
         self._server_client = clients.server
-        self._hasher = OwnerHasher(load_owner_key(self.store.cache_dir))
+        owner_key = load_owner_key(self.store.cache_dir)
+        self._hasher = OwnerHasher(owner_key)
+        self.limiter = limiter or SpendingLimiter(
+            settings.limits, path=self.store.cache_dir / LEDGER_FILE, address_key=owner_key,
+            job_in_flight=self._job_in_flight, in_flight_window=settings.job_deadline, clock=clock,
+        )
         self.local_url: str | None = None
         self._replays = ReplayGuard()  # verified callbacks already accepted, refused if delivered again
         self.tracker = JobTracker(
@@ -78,9 +88,14 @@ class Studio:
         )
 
     def start(self) -> "Studio":
-        """Resume every unfinished job this store knows and clear out old uploads."""
+        """Resume every unfinished job this store knows and clear out old uploads (and the oldest ones, over
+        the uploads budget)."""
+        if self.limiter.limits_spending or self._uploads_budget() is not None:
+            log.info("limits for visitors: %s", self.settings.limits)
         self.tracker.resume_unfinished()
         self.uploads.prune()
+        if (total := self._uploads_budget()) is not None:
+            self.uploads.prune_over(total)
         return self
 
     def __repr__(self) -> str:
@@ -188,14 +203,82 @@ class Studio:
         except UnsafeUrl as exc:
             raise InvalidRequest(f"refused source url: {exc}", user_message=exc.user_message) from None
 
-    def submit(self, request: ImageRequest, *, api_key: str | None, owner: str) -> list[JobRecord]:
+    def submit(
+        self, request: ImageRequest, *, api_key: str | None, owner: str, client_address: str | None = None
+    ) -> list[JobRecord]:
+        """Create the request's images. On the server's credentials the spending limits are checked first.
+
+        Raises:
+            LimitReached: a limit would be passed (nothing is sent to Akool).
+        """
         client = self.client_for(api_key)
         self.check_source_url(request.source_image_url)
-        return self.tracker.submit(request, client=client, owner=owner, webhook_url=self.webhook_url(api_key))
+        hold = self._hold(api_key, owner, client_address, "generate", request.batch_quantity)
+        with _Spending(self.limiter, hold) as spending:
+            records = self.tracker.submit(request, client=client, owner=owner, webhook_url=self.webhook_url(api_key))
+            spending.accepted(records)
+        return records
 
-    def press(self, job_id: str, button: str, *, api_key: str | None, owner: str) -> JobRecord:
+    def press(
+        self, job_id: str, button: str, *, api_key: str | None, owner: str, client_address: str | None = None
+    ) -> JobRecord:
+        """Press U/V on the owner's job (a new job that spends credits: limited like ``submit``)."""
         client = self.client_for(api_key)
-        return self.tracker.press(job_id, button, client=client, owner=owner, webhook_url=self.webhook_url(api_key))
+        hold = self._hold(api_key, owner, client_address, "button", 1)
+        with _Spending(self.limiter, hold) as spending:
+            child = self.tracker.press(
+                job_id, button, client=client, owner=owner, webhook_url=self.webhook_url(api_key)
+            )
+            spending.accepted([child])
+        return child
+
+    def check_spending(
+        self, images: int, *, api_key: str | None, owner: str, client_address: str | None = None
+    ) -> None:
+        """Refuse now what ``submit`` would refuse for its limits (before a source upload is stored)."""
+        hold = self._hold(api_key, owner, client_address, "generate", images)
+        if hold is not None:
+            self.limiter.release(hold)
+
+    def _hold(self, api_key: str | None, owner: str, client_address: str | None, kind: str, images: int) -> Hold | None:
+        """Reserve a request's images against the limits, when the server's credentials pay for it."""
+        if clean_api_key(api_key) or not self.limiter.limits_spending:
+            return None  # their own key: their own account's limits
+        visitor = self.limiter.visitor(owner, client_address)
+        return self.limiter.check(visitor, images, credits=estimate_credits(kind, images))
+
+    def _job_in_flight(self, job_id: str) -> bool:
+        record = self.store.get(job_id)
+        return record is not None and record.is_in_flight
+
+    # --- uploads ---------------------------------------------------------------------------------------
+
+    def _uploads_budget(self) -> int | None:
+        total_gb = self.settings.limits.uploads_gb_total
+        return None if total_gb is None else int(total_gb * 2**30)
+
+    def visitor(self, owner: str, client_address: str | None = None) -> Visitor:
+        return self.limiter.visitor(owner, client_address)
+
+    def add_upload(self, path: str | Path, *, owner: str | None, client_address: str | None = None) -> Upload:
+        """Validate and store a source image, within the visitor's and the app's upload budgets.
+
+        Uploads take this server's disk whoever pays Akool, so the budgets apply to every visitor; over the
+        total, the oldest uploads are deleted.
+
+        Raises:
+            LimitReached: the visitor's budget for the last 24 hours would be passed.
+            ImageValidationError, NoPublicUrl: as ``UploadStore.add_file``.
+        """
+        visitor = self.limiter.visitor(owner, client_address) if owner else None
+        if visitor is not None:
+            self.limiter.check_upload(visitor, Path(path).stat().st_size)
+        upload = self.uploads.add_file(path)
+        if visitor is not None:
+            self.limiter.record_upload(visitor, upload.path.stat().st_size)
+        if (total := self._uploads_budget()) is not None:
+            self.uploads.prune_over(total, keep=[upload.path])
+        return upload
 
     def check_again(self, job_id: str, *, api_key: str | None, owner: str) -> JobRecord:
         return self.tracker.check_again(job_id, client=self.client_for(api_key), owner=owner)
@@ -244,3 +327,29 @@ class Studio:
         log.info("webhook for job %s (status %s): %s", event.job_id, event.status, "applied" if accepted else "unknown job")
         return accepted
 
+
+
+class _Spending:
+    """A hold for the length of one request to Akool: recorded once Akool accepted, released when
+    nothing can have been spent (Akool refused it, or it never reached Akool), and counted as its estimate
+    when we cannot tell (a timeout or dropped connection after sending: the job may exist)."""
+
+    def __init__(self, limiter: SpendingLimiter, hold: Hold | None):
+        self.limiter = limiter
+        self.hold = hold
+
+    def __enter__(self) -> "_Spending":
+        return self
+
+    def accepted(self, records: list[JobRecord]) -> None:
+        if self.hold is not None:
+            self.limiter.record(self.hold, records)
+            self.hold = None
+
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> None:
+        if self.hold is None:
+            return
+        if exc is None or isinstance(exc, (ApiError, ConnectError)):
+            self.limiter.release(self.hold)  # refused by Akool (or by our own checks), or never sent
+        else:
+            self.limiter.record(self.hold)

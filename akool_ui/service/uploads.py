@@ -16,7 +16,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 from urllib.parse import urlsplit
 
 from ..errors import StudioError
@@ -218,4 +218,43 @@ class UploadStore:
                 continue
         if removed:
             log.info("pruned %d old uploads", removed)
+        return removed
+
+    def _files(self) -> list[tuple[float, int, Path]]:
+        """(modified, bytes, path) of every file in the folder, oldest first."""
+        files = []
+        for entry in self.root.iterdir():
+            try:
+                if entry.is_file():
+                    stat = entry.stat()
+                    files.append((stat.st_mtime, stat.st_size, entry))
+            except FileNotFoundError:
+                continue
+        return sorted(files)
+
+    def total_bytes(self) -> int:
+        """Bytes of every stored upload (what the total upload budget counts)."""
+        return sum(size for _, size, _ in self._files())
+
+    def prune_over(self, max_bytes: int, *, keep: Iterable[Path] = ()) -> int:
+        """Delete the oldest uploads until all of them fit in ``max_bytes`` (never those in ``keep``, e.g.
+        the one just stored); return how many were deleted. A visitor cannot fill the disk with uploads:
+        the folder stays under its budget, and what goes first is what is least likely still needed."""
+        files = self._files()
+        total = sum(size for _, size, _ in files)
+        kept = {Path(p) for p in keep}
+        removed = 0
+        for _, size, path in files:
+            if total <= max_bytes:
+                break
+            if path in kept:
+                continue
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+            total -= size
+            removed += 1
+        if removed:
+            log.info("pruned %d uploads to stay within the uploads budget", removed)
         return removed

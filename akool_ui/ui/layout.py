@@ -51,7 +51,8 @@ _STORE_KEY_JS = "(k, remember) => ({k: remember ? (k || '') : ''})"
 KEY_INFO = (
     "Sent to Akool for your requests only; this server never stores it. Unless you tick Remember, it is "
     "forgotten when you close the page. A remembered key sits in this browser's storage, where anyone "
-    "using this browser could read it."
+    "using this browser could read it. With your own key, only your Akool account limits what you spend; "
+    "its remaining credit is shown on Akool's site."
 )
 
 
@@ -277,7 +278,8 @@ def _setup_create_events(page: Page, h: StudioHandlers) -> None:
     watching = []  # every event that streams the results panel: Stop cancels whichever is running
     for trigger, api_name in ((form.generate.click, "ui_generate"), (form.prompt.submit, "ui_generate_submit")):
         event = trigger(
-            h.create.generate, [*form.inputs(), *who], results.outputs(), trigger_mode="once", api_name=api_name,
+            h.create.generate, [*form.inputs(), results.view, *who], results.outputs(), trigger_mode="once",
+            api_name=api_name,
             **_STREAM, **_PRIVATE,
         )
         event.then(**refresh_history)
@@ -295,7 +297,7 @@ def _setup_create_events(page: Page, h: StudioHandlers) -> None:
     event.then(**refresh_history)
     watching.append(event)
     watching.append(page.history.gallery.select(
-        h.history.reopen, [page.history.state, *who], results.outputs(), **_STREAM, **_PRIVATE
+        h.history.reopen, [page.history.state, results.view, *who], results.outputs(), **_STREAM, **_PRIVATE
     ))
     results.stop.click(
         h.create.stop, [results.view, *who], results.outputs(), cancels=watching, **_QUICK, **_PRIVATE,

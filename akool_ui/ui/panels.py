@@ -20,7 +20,7 @@ from .views import ButtonView, unique
 
 __all__ = [
     "Header", "SourcePanel", "FormPanel", "FormFill", "KeyPanel", "ResultsPanel", "ResultsRender",
-    "HistoryPanel", "HistoryRender", "Page", "new_view", "new_history_state", "AUTO_MODEL",
+    "HistoryPanel", "HistoryRender", "Page", "new_view", "new_history_state", "session_of", "AUTO_MODEL",
 ]
 
 # The model box's first choice: send no model_name and let Akool pick from whether there is a source.
@@ -29,15 +29,26 @@ AUTO_MODEL = "Auto"
 Updates = dict[Any, Any]  # {component: value or gr.update(...)}
 
 
-def new_view(job_ids: Sequence[str], selected: str | None = None, index: int = 0) -> dict[str, Any]:
-    """The results panel's state: which jobs it shows, which image is selected, the gallery's order."""
+def new_view(
+    job_ids: Sequence[str], selected: str | None = None, index: int = 0, *, session: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The results panel's state: which jobs it shows, which image is selected, the gallery's order, and
+    ``session``: the jobs this page made since it opened ({job id: cost}, see ``views.session_line``),
+    carried from view to view."""
     return {
         "jobs": unique(job_ids),
         "selected": selected if selected is not None else (job_ids[0] if job_ids else None),
         "index": index,
         "items": [],
         "zip": None,
+        "session": dict(session or {}),
     }
+
+
+def session_of(view: dict[str, Any] | None) -> dict[str, Any]:
+    """A copy of the jobs the page made so far (empty for a view from before sessions were counted)."""
+    session = (view or {}).get("session")
+    return dict(session) if isinstance(session, dict) else {}
 
 
 def new_history_state(query: str = "") -> dict[str, Any]:

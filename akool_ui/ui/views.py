@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from ..akool.models import BUTTONS
 from ..jobs import ImageEntry, ImageState, JobRecord, RecordState, wording
+from ..service.limits import credits_of
 
 __all__ = [
     "GalleryItem",
@@ -27,7 +28,13 @@ __all__ = [
     "history_caption",
     "job_summary",
     "record_labels",
+    "session_entry",
+    "session_line",
+    "BALANCE_HINT",
 ]
+
+# Akool documents no balance endpoint for this product (akool-api.md §6), so the page never guesses one.
+BALANCE_HINT = "your account's remaining credit is shown on Akool's site"
 
 # Evicted entries lost their original to the cache limit but keep the preview.
 _SHOWABLE = (ImageState.STORED, ImageState.EVICTED)
@@ -205,6 +212,25 @@ def job_details(record: JobRecord | None, *, parent: JobRecord | None = None) ->
     return "  \n".join(rows)
 
 
+def session_entry(record: JobRecord, *, own: bool) -> dict[str, Any]:
+    """What one job this page made costs, for ``session_line``: Akool's ``deduction_credit`` when it said
+    (a failed job is refunded: 0), else the estimate; ``own``: paid by the visitor's own key."""
+    return {"credits": credits_of(record), "estimated": record.credits is None, "own": own}
+
+
+def session_line(session: dict[str, Any] | None) -> str:
+    """``"This session: 5 credits"`` for the jobs this page made ("" before the first one)."""
+    entries = [e for e in (session or {}).values() if isinstance(e, dict)]
+    if not entries:
+        return ""
+    total = sum(int(e.get("credits") or 0) for e in entries)
+    about = "about " if any(e.get("estimated") for e in entries) else ""
+    line = f"This session: {about}{total} credit{'s' if total != 1 else ''}"
+    if any(e.get("own") for e in entries):
+        line += f" · {BALANCE_HINT}"
+    return line
+
+
 def history_caption(record: JobRecord) -> str:
     """A history tile's caption: what it was, how it ended, when."""
     prompt = _short(record.prompt or "(no prompt)", 40)
@@ -227,6 +253,7 @@ def job_summary(record: JobRecord) -> dict[str, Any]:
         "used_buttons": list(record.used_buttons),
         "error_code": record.error_code,
         "error_message": record.error_message,
+        "credits": record.credits,
         "created_at": record.created_at,
         "finished_at": record.finished_at,
         "elapsed": round(record.elapsed(), 1),

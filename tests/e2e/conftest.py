@@ -42,10 +42,14 @@ def free_port() -> int:
 class AppProcess:
     """``python app.py --port N`` with a given cache dir; restartable on the same dir."""
 
-    def __init__(self, cache_dir: Path, log_path: Path, *, demo_speed: str = DEMO_SPEED):
+    def __init__(
+        self, cache_dir: Path, log_path: Path, *, demo_speed: str = DEMO_SPEED, env: dict[str, str] | None = None
+    ):
+        """``env``: more variables for the app (e.g. ``AKOOL_SHARED``), on top of the harness's own."""
         self.cache_dir = cache_dir
         self.log_path = log_path
         self.demo_speed = demo_speed
+        self.extra_env = dict(env or {})
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
 
@@ -62,6 +66,7 @@ class AppProcess:
             GRADIO_ANALYTICS_ENABLED="False",
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.extra_env)
         return env
 
     def start(self) -> "AppProcess":

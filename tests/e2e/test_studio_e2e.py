@@ -348,3 +348,35 @@ def test_stop_a_running_job_then_check_again_and_the_model_is_kept(slow_app_proc
     page.locator("#reuse-settings").click()
     page.wait_for_function("() => document.querySelector('#prompt textarea').value === 'A slow lighthouse'")
     assert page.locator("#model input").input_value() == model
+
+
+@pytest.fixture()
+def limited_app_process(tmp_path):
+    """A shared demo (as on a public link) that lets a visitor make one image an hour."""
+    from tests.e2e.conftest import AppProcess
+
+    app = AppProcess(tmp_path / "cache", tmp_path / "app.log",
+                     env={"AKOOL_SHARED": "1", "AKOOL_LIMIT_IMAGES_PER_HOUR": "1"})
+    app.start()
+    yield app
+    app.stop()
+    print(app.log_tail(20))
+
+
+def test_a_shared_app_refuses_past_the_hourly_limit_and_keeps_the_form(limited_app_process, page):
+    page.goto(limited_app_process.url)
+    prompt = page.locator("#prompt textarea")
+    prompt.fill(PROMPT)
+    page.locator("#generate").click()
+    _watch_status(page, lambda t: "done" in t)
+    shown = _wait_images(page, "gallery", 1)
+    assert "This session: 1 credit" in page.locator("#job-details").inner_text()
+    prompt.fill("A second lighthouse, at night")
+    page.locator("#generate").click()
+    toast = _toast_text(page)
+    assert re.fullmatch(
+        r"You have made 1 image in the last hour on this app's account; you can make more at \d\d:\d\d UTC"
+        r"( tomorrow)?, or enter your own Akool API key\.", toast,
+    ), toast
+    assert prompt.input_value() == "A second lighthouse, at night"
+    assert _thumbs(page, "gallery").count() == shown  # nothing new was made

@@ -3,8 +3,8 @@
 Every function takes plain values (what the browser sent), calls the service, and returns updates as a
 dict keyed by component (``panels.py``). By area:
 
-    common.py     errors as one sentence, worker threads, raw-value checks, StudioAccess (owner, records,
-                  per-owner media links)
+    common.py     errors as one sentence, worker threads, raw-value checks, the client's address (for the
+                  spending limits), StudioAccess (owner, records, per-owner media links)
     results.py    rendering and streaming the results panel; select, delete
     downloads.py  the original and the zip a person downloads
     create.py     Generate, U/V, Check again; Use as source, Reuse settings

@@ -11,11 +11,15 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
+import gradio as gr
+
 from ...akool.models import ImageRequest
 from ...jobs import JobRecord
 from ...service.owners import is_browser_id, new_browser_id
 from .. import views
-from .common import TICK_SECONDS, StudioAccess, _flag, _key, _text, in_thread, refuse, user_errors
+from .common import (
+    TICK_SECONDS, StudioAccess, _flag, _key, _text, client_address, in_thread, refuse, user_errors,
+)
 
 __all__ = ["ApiHandlers", "API_WAIT_LIMIT"]
 
@@ -86,35 +90,41 @@ class ApiHandlers:
             session: str = "",
             wait: bool = True,
             model_name: str = "",
+            request: gr.Request | None = None,
         ) -> dict:
             """Create 1-4 images (text-to-image, or image-to-image from source_url) and, unless wait is false,
             wait for them. Returns {"session", "jobs": [...]}; pass session back to /job and /press_button.
             api_key is optional (your own Akool key; never stored). model_name: empty (Auto) or one of
-            Akool's v4 models."""
+            Akool's v4 models. On this app's own Akool setup, its spending limits apply."""
             session = self._session(session)
             owner = access.owner(api_key, session)
             wait = _flag(wait, "wait")
-            request = ImageRequest(
+            image_request = ImageRequest(
                 prompt=_text(prompt, "prompt"), negative_prompt=_text(negative_prompt, "negative_prompt"),
                 scale=_text(scale, "scale"), resolution=_text(resolution, "resolution"),
                 batch_quantity=batch, source_image_url=_text(source_url, "source_url").strip() or None, similar=similar,
                 model_name=_text(model_name, "model_name").strip() or None,
             )
-            records = await in_thread(studio.submit, request, api_key=_key(api_key), owner=owner)
+            records = await in_thread(
+                studio.submit, image_request, api_key=_key(api_key), owner=owner, client_address=client_address(request)
+            )
             ids = [r.id for r in records]
             records = await self._wait(ids, owner) if wait else list(records)
             return {"session": session, "jobs": await self._jobs(records)}
 
         @user_errors
         async def press_button(
-            job_id: str, button: str, api_key: str = "", session: str = "", wait: bool = True
+            job_id: str, button: str, api_key: str = "", session: str = "", wait: bool = True,
+            request: gr.Request | None = None,
         ) -> dict:
             """Press U1-U4 (4K upscale) or V1-V4 (variation) on a finished job of yours; returns the new job."""
             session = self._session(session)
             owner = access.owner(api_key, session)
             wait = _flag(wait, "wait")
             job_id, button = _text(job_id, "job_id"), _text(button, "button")
-            child = await in_thread(studio.press, job_id, button, api_key=_key(api_key), owner=owner)
+            child = await in_thread(
+                studio.press, job_id, button, api_key=_key(api_key), owner=owner, client_address=client_address(request)
+            )
             records = await self._wait([child.id], owner) if wait else [child]
             return {"session": session, "jobs": await self._jobs(records)}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import html
 import inspect
+import ipaddress
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Sequence
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "STREAM_CONCURRENCY", "API_CONCURRENCY", "QUICK_CONCURRENCY", "TICK_SECONDS", "USER_ERRORS",
-    "StudioAccess", "user_errors", "in_thread", "refuse",
+    "StudioAccess", "user_errors", "in_thread", "refuse", "client_address",
 ]
 
 # Events that wait on Akool (create, press, watch). They are async and await the tracker, so a high limit
@@ -118,6 +119,53 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 async def in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run a blocking call (HTTP to Akool, SQLite, files) off the event loop that serves every page."""
     return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip().strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+def client_address(request: gr.Request | None) -> str | None:
+    """The address of the visitor behind ``request``, for their spending limits; None when it says nothing
+    about the visitor.
+
+    Uvicorn already replaces the peer with ``X-Forwarded-For``'s client when the peer is a proxy on this
+    machine (loopback; more with FORWARDED_ALLOW_IPS). A hosting proxy on a private network (Hugging Face
+    Spaces connects from 10.x) is not trusted by it, so there the peer is that proxy, the same for everyone,
+    and the nearest public address in ``X-Forwarded-For`` is the visitor's. It is read from the right: each
+    proxy appends the address it was called from, so only entries left of the proxies' own are the
+    client's to invent. A public peer is the visitor itself (its headers are ignored). A loopback address
+    (a tunnel such as ``--share`` that does not forward the client) is everyone at once: None, so those
+    visitors are counted by their browser alone rather than all together."""
+    if request is None:
+        return None
+    client = getattr(request, "client", None)
+    peer = str(getattr(client, "host", "") or "") if client is not None else ""
+    peer_ip = _ip(peer)
+    if peer_ip is not None and peer_ip.is_global:
+        return str(peer_ip)
+    hops = [ip for h in _forwarded_for(request).split(",") if (ip := _ip(h)) is not None]
+    for hop in reversed(hops):
+        if hop.is_global:
+            return str(hop)
+    # Only private addresses: a LAN client, directly or as the nearest proxy saw it.
+    for candidate in (hops[-1] if hops else None, peer_ip):
+        if candidate is not None and not (candidate.is_loopback or candidate.is_unspecified):
+            return str(candidate)
+    return None
+
+
+def _forwarded_for(request: gr.Request) -> str:
+    """Every ``X-Forwarded-For`` value of the request, joined (headers may repeat)."""
+    headers = getattr(request, "headers", None)
+    if headers is None:
+        return ""
+    if hasattr(headers, "getlist"):  # Starlette's Headers, while the request is live
+        return ",".join(headers.getlist("x-forwarded-for"))
+    return ",".join(str(v) for k, v in dict(headers).items() if str(k).lower() == "x-forwarded-for")
 
 
 def _text(value: Any, name: str) -> str:

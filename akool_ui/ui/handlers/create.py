@@ -14,8 +14,8 @@ import gradio as gr
 from ...akool.models import ImageRequest
 from ...service.uploads import NoPublicUrl
 from .. import views
-from ..panels import AUTO_MODEL, FormFill, FormPanel, Updates, new_view
-from .common import StudioAccess, _key, in_thread, refuse, user_errors
+from ..panels import AUTO_MODEL, FormFill, FormPanel, Updates, new_view, session_of
+from .common import StudioAccess, _key, client_address, in_thread, refuse, user_errors
 from .results import ResultsHandlers
 
 __all__ = ["CreateHandlers"]
@@ -33,9 +33,11 @@ class CreateHandlers:
 
     def build_request(
         self, prompt: str, negative: str, source_image: str | None, source_url: str, scale: str,
-        resolution: str, batch: float, similar: float, model: str | None = AUTO_MODEL,
+        resolution: str, batch: float, similar: float, model: str | None = AUTO_MODEL, *,
+        api_key: str | None = None, owner: str | None = None, address: str | None = None,
     ) -> ImageRequest:
-        """Validate the form; store an upload only once everything else is valid."""
+        """Validate the form; store an upload only once everything else is valid and the visitor (``owner``
+        from ``address``) may still spend and upload."""
         url = (source_url or "").strip() or None
         fields = dict(
             prompt=prompt, negative_prompt=negative or "", scale=scale, resolution=resolution,
@@ -44,24 +46,33 @@ class CreateHandlers:
         )
         if not source_image:
             return ImageRequest(**fields, source_image_url=url)
-        uploads = self.access.studio.uploads
-        ImageRequest(**fields, source_image_url=_PLACEHOLDER_SOURCE)  # raises on a bad prompt, ratio, ...
-        if not uploads.can_serve:
+        studio = self.access.studio
+        checked = ImageRequest(**fields, source_image_url=_PLACEHOLDER_SOURCE)  # raises on a bad prompt, ratio, ...
+        if not studio.uploads.can_serve:
             raise NoPublicUrl()
-        upload = uploads.add_file(source_image)
-        return ImageRequest(**fields, source_image_url=uploads.url_for(upload))
+        if owner is not None:  # over a spending limit: refuse before the upload takes any disk
+            studio.check_spending(checked.batch_quantity, api_key=api_key, owner=owner, client_address=address)
+        upload = studio.add_upload(source_image, owner=owner, client_address=address)
+        return ImageRequest(**fields, source_image_url=studio.uploads.url_for(upload))
 
     @user_errors
     async def generate(
         self, prompt: str, negative: str, source_image: str | None, source_url: str, scale: str,
-        resolution: str, batch: float, similar: float, model: str, api_key: str, browser_id: str,
+        resolution: str, batch: float, similar: float, model: str, view: dict[str, Any], api_key: str,
+        browser_id: str, request: gr.Request,
     ) -> AsyncIterator[Updates]:
         owner = self.access.owner(api_key, browser_id)
-        request = await in_thread(
-            self.build_request, prompt, negative, source_image, source_url, scale, resolution, batch, similar, model
+        address = client_address(request)
+        image_request = await in_thread(
+            self.build_request, prompt, negative, source_image, source_url, scale, resolution, batch, similar, model,
+            api_key=_key(api_key), owner=owner, address=address,
         )
-        records = await in_thread(self.access.studio.submit, request, api_key=_key(api_key), owner=owner)
-        view = new_view([r.id for r in records])
+        records = await in_thread(
+            self.access.studio.submit, image_request, api_key=_key(api_key), owner=owner, client_address=address
+        )
+        own = _key(api_key) is not None
+        made = {r.id: views.session_entry(r, own=own) for r in records}
+        view = new_view([r.id for r in records], session={**session_of(view), **made})
         async for update in self.results.stream(view, owner, list(records)):
             yield update
 
@@ -69,13 +80,21 @@ class CreateHandlers:
         """The click function of one U/V button."""
 
         @user_errors
-        async def press(view: dict[str, Any], api_key: str, browser_id: str) -> AsyncIterator[Updates]:
+        async def press(
+            view: dict[str, Any], api_key: str, browser_id: str, request: gr.Request
+        ) -> AsyncIterator[Updates]:
             owner = self.access.owner(api_key, browser_id)
             job_id = (view or {}).get("selected")
             if not job_id:
                 raise refuse("Select an image first, then press a button.")
-            child = await in_thread(self.access.studio.press, job_id, button, api_key=_key(api_key), owner=owner)
-            view = {**view, "jobs": views.unique([*view["jobs"], child.id])}
+            child = await in_thread(
+                self.access.studio.press, job_id, button, api_key=_key(api_key), owner=owner,
+                client_address=client_address(request),
+            )
+            made = views.session_entry(child, own=_key(api_key) is not None)
+            view = {
+                **view, "jobs": views.unique([*view["jobs"], child.id]), "session": {**session_of(view), child.id: made},
+            }
             records = await in_thread(self.access.records, view["jobs"], owner)
             async for update in self.results.stream(view, owner, records):
                 yield update

@@ -12,7 +12,7 @@ from ...jobs import JobRecord
 from ...service.owners import is_browser_id
 from .. import views
 from ..assets import placeholder_for
-from ..panels import HistoryPanel, HistoryRender, KeyPanel, Updates, new_history_state, new_view
+from ..panels import HistoryPanel, HistoryRender, KeyPanel, Updates, new_history_state, new_view, session_of
 from .common import StudioAccess, _key, in_thread, refuse, user_errors
 from .results import ResultsHandlers
 
@@ -77,9 +77,10 @@ class HistoryHandlers:
 
     @user_errors
     async def reopen(
-        self, state: dict[str, Any], api_key: str, browser_id: str, evt: gr.SelectData
+        self, state: dict[str, Any], view: dict[str, Any], api_key: str, browser_id: str, evt: gr.SelectData
     ) -> AsyncIterator[Updates]:
-        """A history tile was clicked: show that job (and its U/V results) in the results panel."""
+        """A history tile was clicked: show that job (and its U/V results) in the results panel (``view``
+        is the panel's current one: the session's running cost carries over)."""
         studio = self.access.studio
         owner = self.access.owner(api_key, browser_id)
         ids = (state or {}).get("ids") or []
@@ -89,7 +90,7 @@ class HistoryHandlers:
         if record is None:
             raise refuse("That job is no longer in your history.")
         children = [c.id for c in await in_thread(studio.children, record.id, owner)]
-        view = new_view([record.id, *children], selected=record.id)
+        view = new_view([record.id, *children], selected=record.id, session=session_of(view))
         records = await in_thread(self.access.records, view["jobs"], owner)
         async for update in self.results.stream(view, owner, records):
             yield update

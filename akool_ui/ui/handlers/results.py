@@ -14,7 +14,7 @@ import gradio as gr
 from ...jobs import JobRecord
 from ...jobs.events import Current
 from .. import views
-from ..panels import ResultsPanel, ResultsRender, Updates, new_view
+from ..panels import ResultsPanel, ResultsRender, Updates, new_view, session_of
 from .common import TICK_SECONDS, StudioAccess, in_thread, refuse, user_errors
 from .downloads import Downloads
 
@@ -46,11 +46,17 @@ class ResultsHandlers:
         if selected is not None:
             view["selected"] = selected.id
         parent = studio.get(selected.parent_id, selected.owner) if selected and selected.parent_id else None
+        session = view.get("session")
+        if isinstance(session, dict):  # what the page made: its cost as Akool says now (a failure is refunded)
+            for record in records:
+                if isinstance(session.get(record.id), dict):
+                    session[record.id] = views.session_entry(record, own=bool(session[record.id].get("own")))
+        details = "\n\n".join(p for p in (views.job_details(selected, parent=parent), views.session_line(session)) if p)
         return ResultsRender(
             status=views.status_markdown(records, note=note),
             gallery=[(link, item.caption) for item, link in items],
             view=view,
-            details=views.job_details(selected, parent=parent),
+            details=details,
             original=self.downloads.original(selected, index),
             zip=self.downloads.zip(view, records),
             buttons=views.button_views(selected, index if selected is not None else None),
@@ -114,5 +120,5 @@ class ResultsHandlers:
         self.access.media.revoke(owner, job_id)
         gr.Info("Deleted from your history and from disk.")
         remaining = [j for j in view["jobs"] if j != job_id]
-        view = new_view(remaining)
+        view = new_view(remaining, session=session_of(view))
         return self.updates(view, self.access.records(remaining, owner))
