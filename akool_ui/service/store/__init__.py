@@ -17,9 +17,11 @@ and of ``index_dir``, the same folder unless the data is on storage SQLite canno
 
 ``JobStore`` (jobstore.py) is the facade everyone uses; it composes those collaborators and applies the
 fair eviction policy (eviction.py) after each stored image. Every change to a record, its index row and
-its record file happens in one SQLite transaction, so processes sharing the directory never see one
-without the other. The data folder alone is enough: an empty index is refilled from ``records/`` when
-the store opens (rebuild.py), so a local index wiped with its container loses nothing.
+its record file happens in one SQLite transaction (writer.py), so processes sharing the directory never
+see one without the other. History pages come from paging.py, a downloaded result's record entry from
+results.py, and "is this job theirs?" from owners.py. The data folder alone is enough: an empty index
+is refilled from ``records/`` when the store opens (rebuild.py), so a local index wiped with its
+container loses nothing.
 Records that fail to parse (foreign, corrupt, pickled, from a newer schema) are skipped with a warning;
 they never crash a listing.
 """

@@ -3,23 +3,27 @@
 ``rebuild`` is what makes a wiped local index harmless: every record found in ``records/`` that the index
 lacks is filed again, with its owner row and byte total, so history, lineage, resuming and eviction see
 exactly what they saw before the restart. ``export_missing`` runs once for an index made before record
-files existed, so that from then on the files alone are enough.
+files existed, so that from then on the files alone are enough. ``check_on_open`` decides which of the
+two (if either) a store needs when it opens.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import diskcache
 
 from ...jobs import JobRecord, RecordError
+from .errors import UnsafeCacheValue
 from .index import JobIndex
-from .recordfiles import RecordFiles
+from .recordfiles import FILES_COMPLETE_KEY, RecordFiles
 from .records import RecordCache, encode_record
+from .totals import RunningTotal
 
-__all__ = ["Rebuilt", "rebuild", "export_missing"]
+__all__ = ["Rebuilt", "rebuild", "refill", "export_missing", "check_on_open"]
 
 LOG = logging.getLogger(__name__)
 
@@ -82,3 +86,38 @@ def export_missing(cache: diskcache.Cache, index: JobIndex, records: RecordCache
             if data is not None and files.write(job_id, data, None, fsync=False):
                 written += 1
     return written
+
+
+def refill(
+    cache: diskcache.Cache, index: JobIndex, records: RecordCache, files: RecordFiles, total: RunningTotal
+) -> Rebuilt:
+    """``rebuild``, then recount the running total from the refilled index, and say what came back."""
+    started = time.monotonic()
+    result = rebuild(cache, index, records, files)
+    total.recount()
+    if result.restored or result.skipped:
+        LOG.info(
+            "job index in %s: restored %d job records from %s (%d unreadable files skipped) in %.1f s",
+            cache.directory, result.restored, files.root, result.skipped,
+            time.monotonic() - started,
+        )
+    return result
+
+
+def check_on_open(
+    cache: diskcache.Cache, index: JobIndex, records: RecordCache, files: RecordFiles, total: RunningTotal
+) -> None:
+    """On opening: refill an empty index from the files; once, give records older than the files theirs."""
+    try:
+        complete = cache.get(FILES_COMPLETE_KEY, retry=True) == 1
+    except UnsafeCacheValue:
+        complete = False
+    if index.is_empty():
+        refill(cache, index, records, files, total)  # everything indexed now came from a file
+    elif not complete:
+        written = export_missing(cache, index, records, files)
+        if written:
+            LOG.info("wrote %d job record files to %s (records from before they existed)", written, files.root)
+    else:
+        return
+    cache.set(FILES_COMPLETE_KEY, 1, retry=True)

@@ -7,7 +7,7 @@ Layout under the data (cache) directory::
 The SQLite index may live on local disk that a Space wipes on every restart (see ``location.py``), so the
 data folder alone must be enough to get every job back. The store writes a record's file inside the same
 transaction as its index row, so two writers of one record never leave the older file last; a failed
-file write is logged and retried on the record's next write, never a lost job (``JobStore._write``). The
+file write is logged and retried on the record's next write, never a lost job (``RecordWriter._write``). The
 file is removed in the transaction that deletes the job, and a failed removal refuses the delete: a
 deleted job never comes back in a rebuild. A write that changes nothing but ``updated_at`` leaves the file
 alone; polls of a queued job would otherwise rewrite it every second, an upload each time on a bucket.
