@@ -5,6 +5,9 @@ key, else the server's credentials, which in the offline demo are the local simu
 credentials and browser ids into opaque owners, and never keeps a visitor's key beyond the in-memory
 client polling that visitor's jobs. It is built by ``akool_ui.bootstrap`` (the composition root); its
 constructor starts nothing: ``start()`` resumes unfinished jobs, ``close()`` releases everything it owns.
+
+Two collaborators keep the facade thin: ``credentials.Credentials`` (owners and which client acts) and
+``budgets.Budgets`` (the spending limits and upload budgets as applied to a request).
 """
 
 from __future__ import annotations
@@ -16,41 +19,26 @@ from typing import Callable, Iterable
 
 from ..akool.client import AkoolClient
 from ..akool.polling import DEFAULT_POLL_POLICY, PollPolicy
-from ..akool.errors import ApiError, AuthError, ConnectError, InvalidRequest
+from ..akool.errors import InvalidRequest
 from ..akool.models import ImageRequest
 from ..akool.webhook import ReplayGuard, WebhookEvent
 from ..netguard import UnsafeUrl, check_public_url
 from ..settings import Settings
+from .budgets import Budgets
 from .clients import ClientPool
-from .limits import LEDGER_FILE, Hold, SpendingLimiter, Visitor, estimate_credits
-from .owners import OwnerHasher, is_browser_id, load_owner_key
+from .credentials import MAX_API_KEY_LENGTH, Credentials, clean_api_key
+from .limits import SpendingLimiter, Visitor
+from .owners import OwnerHasher, load_owner_key
 from ..jobs import JobRecord, Page
 from .store import JobStore
 from .tracker import JobTracker, Subscription
 from .uploads import Upload, UploadStore
 
-__all__ = ["Studio", "WEBHOOK_ROUTE", "MAX_API_KEY_LENGTH"]
+__all__ = ["Studio", "WEBHOOK_ROUTE", "MAX_API_KEY_LENGTH", "clean_api_key"]
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_ROUTE = "/webhooks/akool"
-# Akool keys are 24-32 characters; anything far longer is a paste accident, not a key.
-MAX_API_KEY_LENGTH = 256
-# Owners from a visitor's own key start with "k"; owners of a browser on shared credentials with "b".
-_SHARED_OWNER_PREFIX = "b"
-
-
-def clean_api_key(api_key: str | None) -> str | None:
-    """The typed key stripped, None when blank; InvalidRequest when it cannot be a key."""
-    key = (api_key or "").strip()
-    if not key:
-        return None
-    if len(key) > MAX_API_KEY_LENGTH or not key.isascii() or not key.isprintable() or " " in key:
-        raise InvalidRequest(
-            "API key has an impossible shape",
-            user_message="That does not look like an Akool API key; please paste it again.",
-        )
-    return key
 
 
 class Studio:
@@ -70,11 +58,11 @@ class Studio:
         self.base_url = clients.base_url
         self._server_client = clients.server
         owner_key = load_owner_key(self.store.cache_dir)
-        self._hasher = OwnerHasher(owner_key)
-        self.limiter = limiter or SpendingLimiter(
-            settings.limits, path=self.store.cache_dir / LEDGER_FILE, address_key=owner_key,
-            job_in_flight=self._job_in_flight, in_flight_window=settings.job_deadline, clock=clock,
+        self.credentials = Credentials(clients, OwnerHasher(owner_key), demo=demo)
+        self.budgets = Budgets(
+            settings, store=store, uploads=uploads, address_key=owner_key, limiter=limiter, clock=clock
         )
+        self.limiter = self.budgets.limiter
         self.local_url: str | None = None
         self._replays = ReplayGuard()  # verified callbacks already accepted, refused if delivered again
         self.tracker = JobTracker(
@@ -84,18 +72,16 @@ class Studio:
                 max_interval=max(settings.poll_interval, DEFAULT_POLL_POLICY.max_interval),
                 deadline=settings.job_deadline,
             ),
-            client_for=self._client_for_record,
+            client_for=self.credentials.client_for_record,
         )
 
     def start(self) -> "Studio":
         """Resume every unfinished job this store knows and clear out old uploads (and the oldest ones, over
         the uploads budget)."""
-        if self.limiter.limits_spending or self._uploads_budget() is not None:
+        if self.budgets.any_limit:
             log.info("limits for visitors: %s", self.settings.limits)
         self.tracker.resume_unfinished()
-        self.uploads.prune()
-        if (total := self._uploads_budget()) is not None:
-            self.uploads.prune_over(total)
+        self.budgets.prune_uploads()
         return self
 
     def __repr__(self) -> str:
@@ -152,34 +138,11 @@ class Studio:
 
     def owner_for(self, api_key: str | None, browser_id: str | None) -> str:
         """The opaque owner of a visitor: their own key's hash, else their browser's (per credential)."""
-        key = clean_api_key(api_key)
-        if key:
-            return self._hasher.for_credential(key)
-        if not is_browser_id(browser_id):
-            raise InvalidRequest(
-                "missing browser id", user_message="Your browser did not send its session id; please reload the page."
-            )
-        scope = "demo" if self.demo else "server"
-        return self._hasher.for_browser(str(browser_id), scope)
+        return self.credentials.owner_for(api_key, browser_id)
 
     def client_for(self, api_key: str | None) -> AkoolClient:
         """The client that acts for this visitor: their own key, else the server's credentials."""
-        key = clean_api_key(api_key)
-        if key:
-            return self.clients.for_key(key)
-        if self._server_client is None:
-            raise AuthError(
-                "no credentials for this request",
-                user_message="Please enter your Akool API key in the 'Your Akool API key' box to generate images.",
-            )
-        return self._server_client
-
-    def _client_for_record(self, record: JobRecord) -> AkoolClient | None:
-        """After a restart: jobs made with shared credentials resume at once; a visitor's own key is
-        not kept anywhere, so their jobs resume when they come back (``remember``)."""
-        if record.owner.startswith(_SHARED_OWNER_PREFIX):
-            return self._server_client
-        return None
+        return self.credentials.client_for(api_key)
 
     def remember(self, api_key: str | None, owner: str) -> None:
         """A visitor with their own key is here: resume their jobs that lost their poller in a restart."""
@@ -213,8 +176,7 @@ class Studio:
         """
         client = self.client_for(api_key)
         self.check_source_url(request.source_image_url)
-        hold = self._hold(api_key, owner, client_address, "generate", request.batch_quantity)
-        with _Spending(self.limiter, hold) as spending:
+        with self.budgets.spending(api_key, owner, client_address, "generate", request.batch_quantity) as spending:
             records = self.tracker.submit(request, client=client, owner=owner, webhook_url=self.webhook_url(api_key))
             spending.accepted(records)
         return records
@@ -224,8 +186,7 @@ class Studio:
     ) -> JobRecord:
         """Press U/V on the owner's job (a new job that spends credits: limited like ``submit``)."""
         client = self.client_for(api_key)
-        hold = self._hold(api_key, owner, client_address, "button", 1)
-        with _Spending(self.limiter, hold) as spending:
+        with self.budgets.spending(api_key, owner, client_address, "button", 1) as spending:
             child = self.tracker.press(
                 job_id, button, client=client, owner=owner, webhook_url=self.webhook_url(api_key)
             )
@@ -236,29 +197,12 @@ class Studio:
         self, images: int, *, api_key: str | None, owner: str, client_address: str | None = None
     ) -> None:
         """Refuse now what ``submit`` would refuse for its limits (before a source upload is stored)."""
-        hold = self._hold(api_key, owner, client_address, "generate", images)
-        if hold is not None:
-            self.limiter.release(hold)
-
-    def _hold(self, api_key: str | None, owner: str, client_address: str | None, kind: str, images: int) -> Hold | None:
-        """Reserve a request's images against the limits, when the server's credentials pay for it."""
-        if clean_api_key(api_key) or not self.limiter.limits_spending:
-            return None  # their own key: their own account's limits
-        visitor = self.limiter.visitor(owner, client_address)
-        return self.limiter.check(visitor, images, credits=estimate_credits(kind, images))
-
-    def _job_in_flight(self, job_id: str) -> bool:
-        record = self.store.get(job_id)
-        return record is not None and record.is_in_flight
+        self.budgets.check_spending(images, api_key=api_key, owner=owner, client_address=client_address)
 
     # --- uploads ---------------------------------------------------------------------------------------
 
-    def _uploads_budget(self) -> int | None:
-        total_gb = self.settings.limits.uploads_gb_total
-        return None if total_gb is None else int(total_gb * 2**30)
-
     def visitor(self, owner: str, client_address: str | None = None) -> Visitor:
-        return self.limiter.visitor(owner, client_address)
+        return self.budgets.visitor(owner, client_address)
 
     def add_upload(self, path: str | Path, *, owner: str | None, client_address: str | None = None) -> Upload:
         """Validate and store a source image, within the visitor's and the app's upload budgets.
@@ -270,15 +214,7 @@ class Studio:
             LimitReached: the visitor's budget for the last 24 hours would be passed.
             ImageValidationError, NoPublicUrl: as ``UploadStore.add_file``.
         """
-        visitor = self.limiter.visitor(owner, client_address) if owner else None
-        if visitor is not None:
-            self.limiter.check_upload(visitor, Path(path).stat().st_size)
-        upload = self.uploads.add_file(path)
-        if visitor is not None:
-            self.limiter.record_upload(visitor, upload.path.stat().st_size)
-        if (total := self._uploads_budget()) is not None:
-            self.uploads.prune_over(total, keep=[upload.path])
-        return upload
+        return self.budgets.add_upload(path, owner=owner, client_address=client_address)
 
     def check_again(self, job_id: str, *, api_key: str | None, owner: str) -> JobRecord:
         return self.tracker.check_again(job_id, client=self.client_for(api_key), owner=owner)
@@ -326,30 +262,3 @@ class Studio:
             raise
         log.info("webhook for job %s (status %s): %s", event.job_id, event.status, "applied" if accepted else "unknown job")
         return accepted
-
-
-
-class _Spending:
-    """A hold for the length of one request to Akool: recorded once Akool accepted, released when
-    nothing can have been spent (Akool refused it, or it never reached Akool), and counted as its estimate
-    when we cannot tell (a timeout or dropped connection after sending: the job may exist)."""
-
-    def __init__(self, limiter: SpendingLimiter, hold: Hold | None):
-        self.limiter = limiter
-        self.hold = hold
-
-    def __enter__(self) -> "_Spending":
-        return self
-
-    def accepted(self, records: list[JobRecord]) -> None:
-        if self.hold is not None:
-            self.limiter.record(self.hold, records)
-            self.hold = None
-
-    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> None:
-        if self.hold is None:
-            return
-        if exc is None or isinstance(exc, (ApiError, ConnectError)):
-            self.limiter.release(self.hold)  # refused by Akool (or by our own checks), or never sent
-        else:
-            self.limiter.record(self.hold)
