@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable
 from ..fileio import write_atomic
 from .limit_text import utc_day
 
-__all__ = ["UsageLedger", "Spend", "LEDGER_FILE"]
+__all__ = ["UsageLedger", "Spend", "LEDGER_FILE", "room_at"]
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,18 @@ class UsageLedger:
         self.spends, self.uploads = spends, uploads
         if day == self.day:
             self.day_credits = credits
+
+
+def room_at(entries: Iterable[tuple[float, float]], used: float, wanted: float, limit: float, window: float,
+            now: float) -> float:
+    """When a rolling ``window`` frees enough for ``wanted`` more: ``entries`` are (time, amount) spent
+    inside it, oldest first, and age out one by one (``now + window`` if even that is not enough)."""
+    left = used
+    for at, amount in entries:
+        left -= amount
+        if left + wanted <= limit:
+            return at + window
+    return now + window
 
 
 def _finite(value: Any) -> float:

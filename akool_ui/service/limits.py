@@ -29,7 +29,7 @@ from typing import Callable, Sequence
 
 from ..jobs import JobRecord
 from ..settings import Limits
-from .ledger import LEDGER_FILE, Spend, UsageLedger
+from .ledger import LEDGER_FILE, Spend, UsageLedger, room_at
 from .limit_text import LimitReached, clock_time, next_utc_midnight, plural
 from .upload_budget import UPLOAD_WINDOW, UploadBudget
 from .visitors import Visitor, address_bucket, visitor_for
@@ -203,13 +203,7 @@ class SpendingLimiter:
         used = sum(s.images for s in recent) + held
         if used + images <= limit:
             return
-        left, reset = used, now + HOUR
-        for spend in recent:  # the oldest age out first
-            left -= spend.images
-            if left + images <= limit:
-                reset = spend.at + HOUR
-                break
-        when = clock_time(reset, now)
+        when = clock_time(room_at(((s.at, s.images) for s in recent), used, images, limit, HOUR, now), now)
         if used >= limit:
             raise LimitReached(
                 f"You have made {plural(used, 'image')} in the last hour on this app's account; you can make "

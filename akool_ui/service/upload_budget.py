@@ -8,7 +8,7 @@ under every key of the visitor (browser and hashed address), and refuses when ei
 from __future__ import annotations
 
 from ..settings import Limits
-from .ledger import UsageLedger
+from .ledger import UsageLedger, room_at
 from .limit_text import LimitReached, clock_time
 from .visitors import Visitor
 
@@ -50,13 +50,7 @@ class UploadBudget:
                         f"This image is larger than the {limit_mb} MB of source uploads each visitor may make in "
                         f"24 hours on this app; use a smaller image, or paste a public image URL instead."
                     )
-                freed, reset = used, now + UPLOAD_WINDOW
-                for at, n in entries:  # the oldest age out first
-                    freed -= n
-                    if freed + nbytes <= limit:
-                        reset = at + UPLOAD_WINDOW
-                        break
-                when = clock_time(reset, now)
+                when = clock_time(room_at(entries, used, nbytes, limit, UPLOAD_WINDOW, now), now)
                 if used >= limit:
                     raise LimitReached(
                         f"You have uploaded {limit_mb} MB of source images in the last 24 hours on "
