@@ -23,6 +23,7 @@ for the page). No secret is ever formatted into any of them.
     │   ├── ConnectionDropped       reached it, connection broke before the answer (ditto)
     │   └── HttpStatusError         HTTP 4xx/5xx without an Akool envelope
     ├── ProtocolError               an answer we cannot parse (not JSON, wrong shape)
+    ├── OutcomeUnknown              a credit-spending call may or may not have been accepted
     ├── JobFailed                   the job ended with image_status 4
     ├── JobTimedOut                 we stopped waiting at our deadline (also a TimeoutError)
     └── WebhookError                a callback we must not trust
@@ -58,6 +59,8 @@ __all__ = [
     "ConnectionDropped",
     "HttpStatusError",
     "ProtocolError",
+    "OutcomeUnknown",
+    "maybe_accepted",
     "JobFailed",
     "JobTimedOut",
     "WebhookError",
@@ -197,6 +200,29 @@ class ProtocolError(AkoolError):
     """Akool's answer could not be understood (not JSON, or not the documented shape)."""
 
     default_user_message = "Akool sent an answer we could not understand. Please try again later."
+
+
+class OutcomeUnknown(AkoolError):
+    """A create or a button press was sent but no readable answer came back: Akool may have accepted it
+    (and charged for it). Trying again could pay twice, so the sentence says to wait, not to retry."""
+
+    default_user_message = (
+        "Akool did not answer in time, but it may have accepted this request; "
+        "if it did, the images will appear in your history, so please don't send it again yet."
+    )
+
+
+def maybe_accepted(exc: BaseException) -> bool:
+    """Whether a credit-spending request that raised ``exc`` may still have been carried out by Akool.
+
+    No: the connection was never made (``ConnectError``), or Akool answered with a business code (it
+    refused). Yes: the answer timed out, the connection broke after sending, the gateway answered 5xx
+    without an envelope, or the answer could not be read."""
+    if isinstance(exc, ConnectError) or isinstance(exc, ApiError):
+        return False
+    if isinstance(exc, HttpStatusError):
+        return exc.status >= 500
+    return isinstance(exc, (TransportError, ProtocolError))
 
 
 class JobFailed(AkoolError):

@@ -179,6 +179,7 @@ def record_to_json(self: JobRecord) -> dict[str, Any]:
         "error_code": self.error_code,
         "error_message": self.error_message,
         "credits": self.credits,
+        **({"intent_token": self.intent_token} if self.intent_token else {}),
     }
 
 def record_from_json(data: Any) -> JobRecord:
@@ -246,4 +247,13 @@ def record_from_json(data: Any) -> JobRecord:
         error_code=error_code,
         error_message=_str(data, "error_message"),
         credits=_int(data, "credits", hi=10**9),
+        intent_token=_token(data.get("intent_token")),
     )
+
+
+def _token(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9a-f]{32}", value):
+        raise RecordError("record field 'intent_token' is not 32 hex characters")
+    return value

@@ -7,7 +7,14 @@ these rules need no server, no files and no waiting.
     create ─► QUEUED ─► PROCESSING ─► DOWNLOADING ─► SUCCEEDED
                  │           │             └──────► FAILED (nothing could be fetched)
                  └───────────┴─► FAILED (Akool) · TIMED_OUT (our deadline) · STOPPED (someone stopped it)
-    TIMED_OUT / STOPPED ─(check again)─► PROCESSING ;  FAILED with results left ─(check again)─► DOWNLOADING
+    TIMED_OUT / STOPPED ─(check again)─► PROCESSING
+    FAILED / SUCCEEDED with downloads that gave up ─(check again)─► DOWNLOADING (a fresh poll, then fetch)
+
+A write-ahead intent (a create or press recorded before it is sent) is SENDING until the answer comes;
+the answer replaces it with the job records; no answer (or a crash) leaves it UNKNOWN until Akool's
+callback adopts the jobs or its owner dismisses it:
+
+    SENDING ─(answer)─► the jobs' records ;  SENDING ─(no answer / restart)─► UNKNOWN ─(webhook)─► adopted
 """
 
 from __future__ import annotations
@@ -30,6 +37,9 @@ __all__ = [
     "stop",
     "fail",
     "mark_button_used",
+    "unmark_button_used",
+    "refresh_buttons",
+    "outcome_unknown",
     "image_ready",
     "image_failed",
     "normalise_result_shape",
@@ -111,19 +121,22 @@ def settle_download(record: JobRecord, *, at: float | None = None) -> tuple[list
         return _moved(record, RecordState.FAILED, at), False
     missing = len(record.images) - stored
     if missing:
-        record.error_message = wording.some_missing(missing, len(record.images))
+        retryable = any(e.state is ImageState.ERROR for e in record.images)
+        record.error_message = wording.some_missing(missing, len(record.images), retryable=retryable)
     return finish_download(record, at=at), False
 
 
 def reopen(record: JobRecord, *, at: float | None = None) -> list[JobEvent]:
-    """"Check again": a timed-out or stopped job is polled again; failed downloads get new attempts."""
+    """"Check again": a timed-out or stopped job is polled again; downloads that gave up get new attempts
+    (DOWNLOADING, so the next turn asks Akool for fresh URLs first, then fetches what it still holds)."""
     events: list[JobEvent] = []
     if record.state.is_resumable:
         events += _moved(record, RecordState.PROCESSING, at)  # the next poll sets the real state
+    gave_up = record.gave_up_downloads
     for entry in record.images:
         if entry.state is ImageState.ERROR:
             entry.attempts = 0
-    if record.state is RecordState.FAILED and any(e.needs_download for e in record.images):
+    if gave_up and record.state in (RecordState.FAILED, RecordState.SUCCEEDED):
         record.error_message = None
         events += _moved(record, RecordState.DOWNLOADING, at)
     return events
@@ -154,6 +167,34 @@ def mark_button_used(record: JobRecord, button: str) -> list[JobEvent]:
     if button in record.buttons:
         record.buttons.remove(button)
     return [ButtonsChanged(record)] if (record.buttons, record.used_buttons) != before else []
+
+
+def unmark_button_used(record: JobRecord, button: str) -> list[JobEvent]:
+    """A press Akool surely refused for a reason other than "used" (no job was made): offer it again."""
+    if button not in record.used_buttons:
+        return []
+    record.used_buttons.remove(button)
+    if button not in record.buttons:
+        record.buttons.append(button)
+        record.buttons.sort(key=lambda b: (b[0] != "U", b))
+    return [ButtonsChanged(record)]
+
+
+def refresh_buttons(record: JobRecord, job: Job) -> list[JobEvent]:
+    """Akool's current buttons for a finished job (re-read after a refused press); nothing else changes."""
+    before = (list(record.buttons), list(record.used_buttons))
+    record.used_buttons = list(dict.fromkeys([*job.used_buttons, *record.used_buttons]))
+    record.buttons = [b for b in job.buttons if b not in record.used_buttons]
+    return [ButtonsChanged(record)] if (record.buttons, record.used_buttons) != before else []
+
+
+def outcome_unknown(record: JobRecord, *, at: float | None = None) -> list[JobEvent]:
+    """A create or press was sent and no answer came (or the app stopped meanwhile): Akool may have made
+    the jobs. Said so, without inviting a retry that would be charged twice."""
+    if record.state is not RecordState.SENDING:
+        return []
+    record.error_message = wording.PRESS_OUTCOME_UNKNOWN if record.kind == "button" else wording.OUTCOME_UNKNOWN
+    return _moved(record, RecordState.UNKNOWN, at)
 
 
 def image_ready(record: JobRecord, index: int) -> list[JobEvent]:

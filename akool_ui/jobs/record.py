@@ -8,6 +8,7 @@ keeps it. JSON goes through ``jobs.codec`` (tagged with ``SCHEMA_VERSION`` under
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -21,6 +22,7 @@ __all__ = [
     "MAX_IMAGES_PER_JOB",
     "IMAGE_EXTENSIONS",
     "KINDS",
+    "INTENT_ID_PREFIX",
     "RecordError",
     "ImageEntry",
     "JobRecord",
@@ -37,6 +39,11 @@ MAX_IMAGES_PER_JOB = 16
 IMAGE_EXTENSIONS = ("jpg", "png", "webp")
 
 KINDS = ("generate", "button")
+
+# A write-ahead intent (a request recorded before it is sent) is kept under a local id of this shape:
+# a 24-hex ObjectId whose creation time is 1970-01-01, which Akool never issues, so it cannot collide
+# with a job id and reads as a job id everywhere (history, delete, the page).
+INTENT_ID_PREFIX = "00000000"
 
 
 class RecordError(ValueError):
@@ -128,6 +135,9 @@ class JobRecord:
     error_message: str | None = None
     """One plain sentence for the page (what happened, what to do)."""
     credits: int | None = None
+    intent_token: str | None = field(default=None, repr=False)
+    """An intent's unguessable token, put in the webhook URL so Akool's callback for a job we never heard
+    of (the answer was lost) is adopted into this owner's history. Never shown, never logged."""
 
     # --- creation --------------------------------------------------------------------------------
 
@@ -171,6 +181,33 @@ class JobRecord:
         if state.is_final:
             record.finished_at = now
         return record
+
+    @classmethod
+    def intent(
+        cls,
+        owner: str,
+        *,
+        kind: str = "generate",
+        request: ImageRequest | Mapping[str, Any] | None = None,
+        parent_id: str | None = None,
+        button: str | None = None,
+        batch_id: str | None = None,
+        now: float | None = None,
+    ) -> "JobRecord":
+        """A write-ahead record of a create or press about to be sent (state SENDING, a local id)."""
+        record = cls.create(
+            INTENT_ID_PREFIX + secrets.token_hex(8), owner, kind=kind, request=request, parent_id=parent_id,
+            button=button, batch_id=batch_id, state=RecordState.SENDING, now=now,
+        )
+        record.intent_token = secrets.token_hex(16)
+        return record
+
+    def adopt(self, job_id: str, *, batch_index: int = 0, now: float | None = None) -> "JobRecord":
+        """The record of a job Akool made for this intent (a new record; this one is left as it is)."""
+        return JobRecord.create(
+            job_id, self.owner, kind=self.kind, request=self.request, parent_id=self.parent_id,
+            button=self.button, batch_id=self.batch_id, batch_index=batch_index, now=now,
+        )
 
     # --- changes -----------------------------------------------------------------------------------
 
@@ -217,6 +254,37 @@ class JobRecord:
     @property
     def is_resumable(self) -> bool:
         return self.state.is_resumable
+
+    @property
+    def is_intent(self) -> bool:
+        """A request recorded before it was sent: no Akool job id yet (``RecordState.is_intent``)."""
+        return self.state.is_intent
+
+    @property
+    def expected_images(self) -> int:
+        """Jobs an intent stands for (a batch of N makes N jobs; a press makes one)."""
+        if self.kind == "button":
+            return 1
+        value = self.request.get("batch_quantity", 1)
+        return value if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 4 else 1
+
+    @property
+    def gave_up_downloads(self) -> bool:
+        """Some results Akool still serves were never stored because the downloads gave up."""
+        return self.state in (RecordState.SUCCEEDED, RecordState.FAILED) and any(
+            e.state is ImageState.ERROR and not e.needs_download for e in self.images
+        )
+
+    @property
+    def can_check_again(self) -> bool:
+        """"Check again" has something to do: a timed-out or stopped job, or downloads that gave up."""
+        return self.is_resumable or self.gave_up_downloads
+
+    @property
+    def is_unsettled(self) -> bool:
+        """The app still owes this record something: polling or downloading, an intent's outcome, or a
+        look after a time-out or after downloads that gave up (what ``JobStore.unsettled`` returns)."""
+        return self.needs_work or self.is_intent or self.state is RecordState.TIMED_OUT or self.gave_up_downloads
 
     @property
     def all_images_stored(self) -> bool:

@@ -18,6 +18,9 @@ class RecordState(str, Enum):
     FAILED = "failed"  # Akool (or our download) failed for good; see error_code / error_message
     TIMED_OUT = "timed_out"  # we stopped waiting at our deadline; Akool may still finish it (resumable)
     STOPPED = "stopped"  # someone stopped watching it; Akool has no cancel, so it is kept (resumable)
+    # Write-ahead intents: kept under a local id (``jobs.record.INTENT_ID_PREFIX``) until Akool's job ids are known.
+    SENDING = "sending"  # a create or press is on its way to Akool (recorded before it is sent)
+    UNKNOWN = "unknown"  # it was sent but no answer came (or the app stopped): Akool may have made the images
 
     @property
     def is_in_flight(self) -> bool:
@@ -33,6 +36,11 @@ class RecordState(str, Enum):
     def is_resumable(self) -> bool:
         """"Check again" may pick the job up where it was left."""
         return self in (RecordState.TIMED_OUT, RecordState.STOPPED)
+
+    @property
+    def is_intent(self) -> bool:
+        """A request recorded before it was sent, whose job ids are not known (yet)."""
+        return self in (RecordState.SENDING, RecordState.UNKNOWN)
 
     @property
     def label(self) -> str:

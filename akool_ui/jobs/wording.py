@@ -21,6 +21,8 @@ __all__ = [
     "DOWNLOAD_RETRYING",
     "NOT_AN_IMAGE",
     "DOWNLOAD_GAVE_UP",
+    "OUTCOME_UNKNOWN",
+    "PRESS_OUTCOME_UNKNOWN",
     "some_missing",
 ]
 
@@ -32,6 +34,8 @@ _PHRASES = {
     RecordState.FAILED: "failed",
     RecordState.TIMED_OUT: "timed out",
     RecordState.STOPPED: "stopped",
+    RecordState.SENDING: "sending to Akool",
+    RecordState.UNKNOWN: "outcome unknown",
 }
 # Plain symbols, not emoji: they render in every font (headless browsers often have no emoji font).
 _ICONS = {
@@ -42,6 +46,8 @@ _ICONS = {
     RecordState.FAILED: "✗",
     RecordState.TIMED_OUT: "◷",
     RecordState.STOPPED: "■",
+    RecordState.SENDING: "→",
+    RecordState.UNKNOWN: "?",
 }
 
 TIMED_OUT_HINT = "Akool may still finish it; press “Check again” in a while."
@@ -54,6 +60,15 @@ EXPIRED_ALL = "Akool no longer has these images (its copies expire after 7 days)
 DOWNLOAD_RETRYING = "The image could not be downloaded; retrying."
 NOT_AN_IMAGE = "Akool sent a file that is not a valid image; retrying."
 DOWNLOAD_GAVE_UP = "The images could not be downloaded from Akool. Use “check again” to retry."
+# A create or press that got no answer: it may have been made (and charged); never invite a second try.
+OUTCOME_UNKNOWN = (
+    "Outcome unknown: Akool may have accepted this and made the images; if it did, they will appear here. "
+    "Dismiss this entry once you are sure it did not."
+)
+PRESS_OUTCOME_UNKNOWN = (
+    "This button was pressed, but Akool's answer never arrived: it may have accepted it, and the result "
+    "will appear in your history if it did. It is not offered again, so it cannot be charged twice."
+)
 
 
 def state_label(state: RecordState) -> str:
@@ -75,5 +90,6 @@ def failed_sentence(error_code: int | None) -> str:
     return error_for_code(error_code).default_user_message if error_code else JobFailed.default_user_message
 
 
-def some_missing(missing: int, total: int) -> str:
-    return f"{missing} of {total} images could not be downloaded."
+def some_missing(missing: int, total: int, *, retryable: bool = True) -> str:
+    sentence = f"{missing} of {total} images could not be downloaded."
+    return f"{sentence} Use “check again” to retry." if retryable else sentence

@@ -31,10 +31,11 @@ from .limits import SpendingLimiter, Visitor
 from .owners import OwnerHasher, load_owner_key
 from ..jobs import JobRecord, Page
 from .store import JobStore
+from .intents import INTENT_PARAM
 from .tracker import JobTracker, Subscription
 from .uploads import Upload, UploadStore
 
-__all__ = ["Studio", "WEBHOOK_ROUTE", "MAX_API_KEY_LENGTH", "clean_api_key"]
+__all__ = ["Studio", "WEBHOOK_ROUTE", "INTENT_PARAM", "MAX_API_KEY_LENGTH", "clean_api_key"]
 
 log = logging.getLogger(__name__)
 
@@ -246,9 +247,10 @@ class Studio:
 
     # --- webhooks --------------------------------------------------------------------------------------
 
-    def on_webhook(self, body: object) -> bool:
+    def on_webhook(self, body: object, *, intent_token: str | None = None) -> bool:
         """Verify and apply an Akool callback. Raises WebhookError if it must not be trusted
-        (ReplayedWebhook for a second delivery of a callback already accepted)."""
+        (ReplayedWebhook for a second delivery of a callback already accepted). ``intent_token`` is the
+        webhook URL's ``intent`` parameter: it adopts a job whose create answer was lost (``intents``)."""
         client = self._server_client
         if client is None:
             return False
@@ -256,7 +258,7 @@ class Studio:
         # Claimed only once the signature verified, so unverified garbage cannot fill the guard.
         self._replays.claim(event.signature)
         try:
-            accepted = self.tracker.on_webhook(event)
+            accepted = self.tracker.on_webhook(event, intent_token=intent_token)
         except BaseException:
             self._replays.release(event.signature)  # not applied: a retry of it must get through
             raise

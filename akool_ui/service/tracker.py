@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
-from dataclasses import replace
 from typing import Callable, Iterable
 
 import requests
@@ -33,8 +31,9 @@ from ..akool.webhook import WebhookEvent
 from ..jobs import JobRecord, Page, RecordState, lifecycle
 from ..jobs.events import JobEvent
 from .downloader import Downloader
+from .intents import Intents
 from .scheduler import Scheduler
-from .store import JobStore
+from .store import JobStore, RecordNotFound
 from .subscriptions import Subscription, SubscriptionHub
 from .turns import JobTurns
 
@@ -52,6 +51,9 @@ DEFAULT_DEADLINE = DEFAULT_POLL_POLICY.deadline
 # 4K images are heavier, four at a time saturate a typical uplink without starving the polls.
 DEFAULT_POLL_WORKERS = 8
 DEFAULT_DOWNLOAD_WORKERS = 4
+# At start-up, timed-out jobs and downloads that gave up are looked at again while Akool may still hold
+# the results (it deletes them after 7 days).
+RESUME_WINDOW = 7 * 24 * 3600.0
 
 
 class JobTracker:
@@ -85,6 +87,7 @@ class JobTracker:
         self._threads = 1 + poll_workers + download_workers + fetch_workers
         self.downloader = Downloader(store, self._publish, workers=fetch_workers, session=download_session)
         self.turns = JobTurns(store, self.policy, self.downloader, clock=clock, apply=self._update, publish=self._publish)
+        self.intents = Intents(store, self._publish)
         self.scheduler = Scheduler(
             self.turns.poll_turn, self.turns.download_turn, clock=clock, poll_workers=poll_workers,
             download_workers=download_workers, error_pause=self.policy.max_interval,
@@ -117,18 +120,15 @@ class JobTracker:
     ) -> list[JobRecord]:
         """Create the images on Akool (one job per batch item), store a record each, start tracking.
 
-        Raises AkoolError from the create call; nothing is stored then.
+        The request is recorded before it is sent and its jobs the moment the answer arrives (``intents``).
+
+        Raises:
+            OutcomeUnknown: no usable answer; Akool may have made the jobs (kept as "outcome unknown").
+            AkoolError: from the create call; nothing was made.
         """
-        if webhook_url:
-            request = replace(request, webhook_url=webhook_url)
-        jobs = client.create_images(request)
-        batch_id = uuid.uuid4().hex
-        records = []
-        for index, job in enumerate(jobs):
-            record = JobRecord.create(job.id, owner, request=request, batch_id=batch_id, batch_index=index)
-            lifecycle.observe(record, job)
-            records.append(self.store.put(record))
-            self.track(job.id, client)
+        records = self.intents.create(request, owner=owner, webhook_url=webhook_url, send=client.create_images)
+        for record in records:
+            self.track(record.id, client)
         log.info("submitted %d job(s): %s", len(records), ", ".join(r.id for r in records))
         return records
 
@@ -138,32 +138,34 @@ class JobTracker:
         """Press U1-U4 / V1-V4 on the owner's finished job; returns the new child job's record.
 
         Raises JobNotFound if the job is not the owner's, CannotOperate if the button is not offered or
-        already used (checked here first, so no credit is spent on a sure refusal), AkoolError otherwise.
+        already used (checked here first, so no credit is spent on a sure refusal; after Akool's own
+        refusal the parent's buttons are re-read), OutcomeUnknown / AkoolError as ``submit``.
         """
         button = validate_button(button)  # a bad button is refused before anything is looked up
         parent = self._owned(job_id, owner)
-        if not parent.can_press(button):
-            used = button in parent.used_buttons
-            raise CannotOperate(
-                f"button {button} {'used' if used else 'not offered'} on job {parent.id}",
-                user_message=f"{button} has already been used on this image."
-                if used
-                else f"{button} is not available for this image.",
-            )
         try:
-            child_job = client.press_button(parent.id, button, webhook_url=webhook_url)
-        except CannotOperate:
-            self.track(parent.id, client, delay=0.0)  # our copy of the buttons is stale: fetch Akool's
+            child = self.intents.press(
+                parent.id, button, owner=owner, webhook_url=webhook_url,
+                send=lambda url: client.press_button(parent.id, button, webhook_url=url),
+            )
+        except CannotOperate as exc:
+            if exc.code is not None:  # Akool's refusal: our copy of the buttons is stale
+                self.refresh_buttons(parent.id, client)
             raise
-        self._update(parent.id, lambda rec: lifecycle.mark_button_used(rec, button))
-        request = dict(parent.request, batch_quantity=1)
-        child = JobRecord.create(
-            child_job.id, owner, kind="button", request=request, parent_id=parent.id, button=button
-        )
-        lifecycle.observe(child, child_job)
-        child = self.store.put(child)
         self.track(child.id, client)
         return child
+
+    def refresh_buttons(self, job_id: str, client: AkoolClient) -> JobRecord | None:
+        """Re-read a finished job's buttons from Akool (after a refused press); None if Akool cannot say."""
+        try:
+            job = client.get_job(job_id)
+        except AkoolError as exc:
+            log.info("could not re-read the buttons of job %s (%s)", job_id, type(exc).__name__)
+            return None
+        try:
+            return self._update(job_id, lambda rec: lifecycle.refresh_buttons(rec, job))
+        except RecordNotFound:
+            return None
 
     def track(self, job_id: str, client: AkoolClient, *, delay: float | None = None) -> None:
         """Start (or keep) polling a stored job with this client."""
@@ -187,18 +189,28 @@ class JobTracker:
         self.scheduler.forget(record.id)
         return self._update(record.id, lifecycle.stop)
 
-    def resume_unfinished(self) -> int:
-        """Track again every stored job that still needs polling or downloading (call at start-up).
+    def resume_unfinished(self, *, now: float | None = None) -> int:
+        """At start-up: settle the intents a previous run left unanswered (``intents``), and track again
+        every stored job that still needs polling or downloading, and every job that timed out or whose
+        downloads gave up while Akool may still hold its results (``RESUME_WINDOW``), with a fresh deadline.
 
         Jobs whose credentials are not available yet (a visitor's own key) wait for ``resume_owner``.
         Returns how many jobs were resumed.
         """
+        self.intents.settle_after_restart()
+        now = time.time() if now is None else now
         count = 0
-        for record in self.store.in_flight():
+        for record in self.store.unsettled():
             client = self.client_for(record) if self.client_for else None
-            if client is not None:
+            if client is None or record.is_intent:
+                continue
+            if record.needs_work:
                 self.track(record.id, client, delay=0.0)
-                count += 1
+            elif record.can_check_again and now - record.created_at < RESUME_WINDOW:
+                self.check_again(record.id, client=client, owner=record.owner)
+            else:
+                continue
+            count += 1
         if count:
             log.info("resumed %d unfinished job(s)", count)
         return count
@@ -212,11 +224,12 @@ class JobTracker:
                 count += 1
         return count
 
-    def on_webhook(self, event: WebhookEvent) -> bool:
+    def on_webhook(self, event: WebhookEvent, *, intent_token: str | None = None) -> bool:
         """A verified Akool callback: poll that job now instead of at its next turn.
 
-        Returns False for jobs this app does not know. The poll (not the callback) updates the record,
-        because only ``infobymodelid`` carries the buttons and candidate URLs.
+        A job this app does not know is adopted if the callback carries the token of one of its intents
+        (the create's answer was lost); otherwise returns False. The poll (not the callback) updates the
+        record, because only ``infobymodelid`` carries the buttons and candidate URLs.
         """
         try:
             job_id = validate_job_id(event.job_id)
@@ -225,6 +238,8 @@ class JobTracker:
         if self.scheduler.poke(job_id):
             return True
         record = self.store.get(job_id)
+        if record is None and intent_token:
+            record = self.intents.adopt(job_id, intent_token)
         if record is None:
             return False
         client = self.client_for(record) if self.client_for else None

@@ -13,6 +13,7 @@ EXAMPLE_SOURCE = ASSETS_DIR / "example-source.jpg"
 _PLACEHOLDERS = {
     RecordState.FAILED: "placeholder-failed.png",
     RecordState.TIMED_OUT: "placeholder-timed-out.png",
+    RecordState.UNKNOWN: "placeholder-timed-out.png",  # the same clock: "wait and see"
 }
 
 

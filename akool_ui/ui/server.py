@@ -45,7 +45,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..akool.errors import AkoolError, ReplayedWebhook
 from ..service.images import MAX_UPLOAD_BYTES
 from ..service.owners import load_owner_key
-from ..service.studio import WEBHOOK_ROUTE
+from ..service.studio import INTENT_PARAM, WEBHOOK_ROUTE
 from ..service.uploads import UPLOAD_ROUTE
 from ..settings import Settings
 from .assets import ASSETS_DIR, CSS_PATH
@@ -181,7 +181,8 @@ def create_routes(studio: "Studio") -> list[APIRoute]:
         if not is_webhook_shape(payload):
             return JSONResponse({"ok": False}, status_code=400)
         try:
-            accepted = await anyio.to_thread.run_sync(studio.on_webhook, payload)
+            token = request.query_params.get(INTENT_PARAM) or None
+            accepted = await anyio.to_thread.run_sync(lambda: studio.on_webhook(payload, intent_token=token))
         except ReplayedWebhook:
             # Verified, and applied when it first came. Akool retries anything but 200, and an exact
             # copy is most likely its retry of a delivery whose 200 got lost: answer 200 so it stops

@@ -116,7 +116,9 @@ def status_lines(records: Sequence[JobRecord], *, now: float | None = None) -> l
             stored = sum(1 for e in record.images if e.is_stored)
             if stored > 1:
                 line += f" · {stored} images"
-        elif record.state is RecordState.FAILED:
+            if record.gave_up_downloads and record.error_message:
+                line += f" — {record.error_message}"
+        elif record.state is RecordState.FAILED or record.is_intent:
             line += f" — {record.error_message or wording.failed_sentence(record.error_code)}"
         elif record.state is RecordState.TIMED_OUT:
             line += f" — {wording.TIMED_OUT_HINT}"
@@ -203,8 +205,8 @@ def job_details(record: JobRecord | None, *, parent: JobRecord | None = None) ->
     if record.credits is not None:
         meta += f" · {record.credits} credit{'s' if record.credits != 1 else ''}"
     rows.append(meta)
-    if record.state is RecordState.FAILED and record.error_message:
-        rows.append(f"✗ {esc(record.error_message)}")
+    if (record.state is RecordState.FAILED or record.is_intent or record.gave_up_downloads) and record.error_message:
+        rows.append(f"{wording.state_icon(record.state)} {esc(record.error_message)}")
     if record.state is RecordState.TIMED_OUT:
         rows.append(f"{wording.state_icon(record.state)} {wording.TIMED_OUT_HINT}")
     if record.state is RecordState.STOPPED:

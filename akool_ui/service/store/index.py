@@ -69,7 +69,7 @@ class JobIndex:
                 " created REAL NOT NULL,"
                 " parent_id TEXT,"
                 " prompt TEXT NOT NULL DEFAULT '',"  # casefolded, for substring search
-                " pending INTEGER NOT NULL DEFAULT 0,"  # 1 while polling or downloading is due
+                " pending INTEGER NOT NULL DEFAULT 0,"  # 1 while the app owes it work (JobRecord.is_unsettled)
                 " done_at REAL,"  # completion time: the size limit evicts oldest first
                 " orig_bytes INTEGER NOT NULL DEFAULT 0"  # bytes of stored originals
                 ") WITHOUT ROWID"
@@ -113,7 +113,7 @@ class JobIndex:
                 record.created_at,
                 record.parent_id,
                 record.prompt.casefold(),
-                int(record.needs_work),
+                int(record.is_unsettled),
                 done_at(record),
                 record.stored_bytes,
             ),
@@ -151,7 +151,7 @@ class JobIndex:
         return [child for (child,) in rows]
 
     def pending(self) -> list[str]:
-        """Ids of every owner's jobs marked as needing work, oldest first."""
+        """Ids of every owner's unsettled jobs (``JobRecord.is_unsettled``), oldest first."""
         rows = self._sql(f"SELECT id FROM {TABLE} WHERE pending = 1 ORDER BY created, id").fetchall()
         return [job_id for (job_id,) in rows]
 
@@ -173,9 +173,10 @@ class JobIndex:
         return {owner: int(used) for owner, used in rows}
 
     def evictable(self, owner: str, cutoff: float) -> list[str]:
-        """``owner``'s ids with originals, not pending, done at or before ``cutoff``; oldest completion first."""
+        """``owner``'s ids with originals, done at or before ``cutoff``; oldest completion first. (Jobs still
+        polling or downloading are skipped by the eviction itself, inside its transaction.)"""
         rows = self._sql(
-            f"SELECT id FROM {TABLE} WHERE owner = ? AND orig_bytes > 0 AND pending = 0 AND done_at <= ?"
+            f"SELECT id FROM {TABLE} WHERE owner = ? AND orig_bytes > 0 AND done_at <= ?"
             " ORDER BY done_at, created, id",
             (owner, cutoff),
         ).fetchall()

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from ...akool.models import validate_job_id
 from ...jobs import ImageEntry, JobRecord, Page
@@ -161,7 +162,16 @@ class JobStore:
         """Every owner's records that still need polling or downloading (``needs_work``), oldest first.
 
         The tracker resumes these at start-up."""
-        return [r for job_id in self._index.pending() if (r := self._records.load(job_id)) is not None and r.needs_work]
+        return [r for r in self.unsettled() if r.needs_work]
+
+    def unsettled(self) -> list[JobRecord]:
+        """Every owner's records the app still owes something (``JobRecord.is_unsettled``), oldest first:
+        in-flight jobs, write-ahead intents, timed-out jobs and downloads that gave up."""
+        return [r for job_id in self._index.pending() if (r := self._records.load(job_id)) is not None and r.is_unsettled]
+
+    def intents(self) -> list[JobRecord]:
+        """Write-ahead intents (SENDING or UNKNOWN) of every owner, oldest first."""
+        return [r for r in self.unsettled() if r.is_intent]
 
     # --- writing -----------------------------------------------------------------------------------
 
@@ -182,6 +192,20 @@ class JobStore:
             raise TypeError("put_many() takes JobRecords")
         self._writer.put(records)
         return len(records)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group several writes of this thread (``put``, ``update``, ``replace``) into one transaction:
+        all of them are durable together, or none is."""
+        with self._cache.transact(retry=True):
+            yield
+
+    def replace(self, intent_id: str, records: Iterable[JobRecord]) -> None:
+        """Swap a write-ahead intent for the job records Akool made for it, atomically (see ``writer``)."""
+        records = list(records)
+        if not all(isinstance(r, JobRecord) for r in records):
+            raise TypeError("replace() takes JobRecords")
+        self._writer.replace(validate_job_id(intent_id), records)
 
     def update(self, job_id: str, fn: Callable[[JobRecord], Any]) -> JobRecord:
         """Read-modify-write one record atomically across threads and processes; returns the new record.

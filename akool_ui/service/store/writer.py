@@ -70,6 +70,20 @@ class RecordWriter:
             self._write(record)
         return record
 
+    def replace(self, old_id: str, records: Iterable[JobRecord]) -> None:
+        """Swap a write-ahead intent for the job records it became, in one transaction: a crash leaves the
+        intent or the jobs, never neither. The intent may already be gone (dismissed, or adopted by
+        another process); the jobs are stored all the same, since Akool made (and charged for) them. A job
+        already stored (adopted from a webhook meanwhile) is kept as it is: it may have moved on."""
+        records = list(records)
+        with self._cache.transact(retry=True):
+            old = self._records.load(old_id)
+            if old is not None and all(r.owner == old.owner for r in records):
+                self._remove(old_id)
+            for record in records:
+                if self._records.raw(record.id) is None:
+                    self._write(record)
+
     def delete(self, job_id: str, owner: str) -> bool:
         """Remove ``owner``'s record, index row and record file (``job_id`` already valid); False if not theirs.
 
@@ -81,11 +95,16 @@ class RecordWriter:
             record_owner = record.owner if record is not None else (indexed[0] if indexed is not None else None)
             if record_owner is None or not same_owner(record_owner, owner):
                 return False
-            self._records.delete(job_id)
-            self._index.delete(job_id)
-            self._total.adjust(-(indexed[1] if indexed is not None else 0))
-            self._record_files.remove(job_id)  # in the transaction: a deleted job never comes back in a rebuild
+            self._remove(job_id)
         return True
+
+    def _remove(self, job_id: str) -> None:
+        """Drop a record, its index row, its bytes from the total and its file; the caller holds the transaction."""
+        indexed = self._index.owner_and_bytes(job_id)
+        self._records.delete(job_id)
+        self._index.delete(job_id)
+        self._total.adjust(-(indexed[1] if indexed is not None else 0))
+        self._record_files.remove(job_id)  # in the transaction: a deleted job never comes back in a rebuild
 
     def _write(self, record: JobRecord) -> None:
         """Store record + index row + total + record file; the caller holds the transaction."""

@@ -62,7 +62,7 @@ class ResultsHandlers:
             buttons=views.button_views(selected, index if selected is not None else None),
             final=selected is not None and selected.is_final,
             running=selected is not None and selected.is_in_flight,
-            resumable=selected is not None and selected.is_resumable,
+            resumable=selected is not None and selected.can_check_again,
         )
 
     def updates(self, view: dict[str, Any], records: Sequence[JobRecord]) -> Updates:
