@@ -11,9 +11,15 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from pathlib import Path
 
-__all__ = ["write_atomic"]
+__all__ = ["write_atomic", "remove_stale_temp_files", "TEMP_SUFFIX"]
+
+TEMP_SUFFIX = ".tmp"
+# A temp file this old is not being written any more: its writer crashed (or was killed) mid-write. Young
+# ones are left alone: another process sharing the folder may be writing them right now.
+STALE_TEMP_SECONDS = 600.0
 
 
 def write_atomic(
@@ -32,7 +38,7 @@ def write_atomic(
     Returns ``path`` as a Path.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as out:
             os.fchmod(out.fileno(), mode)
@@ -46,3 +52,21 @@ def write_atomic(
             os.unlink(tmp)
         raise
     return path
+
+
+def remove_stale_temp_files(root: str | os.PathLike[str], *, older_than: float = STALE_TEMP_SECONDS,
+                            now: float | None = None) -> int:
+    """Delete ``write_atomic``'s leftovers under ``root`` (``.<name>.<random>.tmp`` files last changed
+    more than ``older_than`` seconds ago): what a crash mid-write leaves. Returns how many were removed."""
+    now = time.time() if now is None else now
+    removed = 0
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            if not (name.startswith(".") and name.endswith(TEMP_SUFFIX)):
+                continue
+            path = os.path.join(folder, name)
+            with contextlib.suppress(OSError):
+                if now - os.lstat(path).st_mtime > older_than:
+                    os.unlink(path)
+                    removed += 1
+    return removed

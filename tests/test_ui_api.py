@@ -56,9 +56,9 @@ def _open(path: str) -> Image.Image:
     return image
 
 
-def test_only_the_three_named_endpoints_are_public(client):
+def test_only_the_named_endpoints_are_public(client):
     info = client.view_api(print_info=False, return_format="dict")
-    assert sorted(info["named_endpoints"]) == ["/generate", "/job", "/press_button"]
+    assert sorted(info["named_endpoints"]) == ["/check_again", "/generate", "/history", "/job", "/press_button"]
     assert info["unnamed_endpoints"] == {}
     params = [p["parameter_name"] for p in info["named_endpoints"]["/generate"]["parameters"]]
     assert params[:3] == ["prompt", "negative_prompt", "scale"] and "api_key" in params and "session" in params

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
+from .candidates import hold_for_candidates
 from .errors import JobFailed, JobTimedOut
 from .models import Job, JobStatus, StatusUpdate
 
@@ -63,13 +64,15 @@ def poll_until_done(
 ) -> Iterator[StatusUpdate]:
     """Poll ``job_id`` under ``policy``, yielding a ``StatusUpdate`` after every poll, until it is done.
 
-    No pause runs past the deadline: the last poll happens at it; then JobTimedOut."""
+    No pause runs past the deadline: the last poll happens at it; then JobTimedOut. A grid-only "done"
+    waits a few polls for its candidate URLs (``candidates``)."""
     started = clock()
     pause = policy.interval
     polls = 0
     previous: JobStatus | None = None
+    candidates_due: float | None = None
     while True:
-        job = get_job(job_id)
+        job, candidates_due = hold_for_candidates(get_job(job_id), candidates_due, clock(), policy.interval)
         polls += 1
         update = StatusUpdate(job=job, elapsed=clock() - started, polls=polls, changed=job.status != previous)
         previous = job.status

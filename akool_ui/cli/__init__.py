@@ -6,6 +6,7 @@ Add a command by writing ``_configure_<name>(parser)`` and ``_run_<name>(args) -
 - ``serve.py``: ``serve`` (the web UI) and ``simulator``
 - ``jobs.py``: ``generate``, ``result``, ``press`` (the Akool API from the command line)
 - ``api.py``: what those three share (client, failures as exit codes, waiting, downloading)
+- ``recover.py``: ``check-again`` (the app's own stuck jobs, from its cache)
 
 The submodules import only the standard library at the top; the rest is imported inside the function
 that needs it, so ``--help`` stays fast and ``generate`` never loads gradio.
@@ -19,6 +20,7 @@ from typing import Any, Callable, Sequence
 
 # _Stop, _err and _download are re-exported for existing importers (tests call cli._download).
 from .api import EXIT_CODES, _download, _err, _Stop
+from .recover import _configure_check_again, _run_check_again
 from .jobs import _configure_generate, _configure_press, _configure_result, _run_generate, _run_press, _run_result
 from .serve import _configure_serve, _configure_simulator, _run_serve, _run_simulator
 
@@ -45,6 +47,8 @@ COMMANDS: dict[str, Command] = {
                       _configure_result, _run_result, EXIT_CODES),
     "press": Command("press U1-U4 (4K upscale) or V1-V4 (variation) on a finished job (v3 createbybutton)",
                      _configure_press, _run_press, EXIT_CODES),
+    "check-again": Command("look again at the app's timed-out jobs and downloads that gave up (its own cache)",
+                           _configure_check_again, _run_check_again),
 }
 
 

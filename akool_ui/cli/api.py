@@ -108,11 +108,20 @@ def _wait(client: "AkoolClient", jobs: list["Job"], *, interval: float, timeout:
     queued: the rule of ``AkoolClient.wait`` and the tracker).
     """
     from ..akool import DEFAULT_POLL_POLICY, JobStatus, JobTimedOut, PollPolicy
+    from ..akool.candidates import hold_for_candidates
 
     policy = PollPolicy(interval=interval, max_interval=max(interval, DEFAULT_POLL_POLICY.max_interval),
                         deadline=timeout)
     started = time.monotonic()
     current = {job.id: job for job in jobs}
+    candidates_due: dict[str, float | None] = {}
+
+    def read(job: "Job") -> "Job":  # a grid-only "done" waits for its candidates (the tracker's rule)
+        job, candidates_due[job.id] = hold_for_candidates(job, candidates_due.get(job.id), time.monotonic(),
+                                                         policy.interval)
+        return job
+
+    current = {job_id: read(job) for job_id, job in current.items()}
     seen: dict[str, JobStatus] = {}
     pause = policy.interval
     while True:
@@ -133,7 +142,7 @@ def _wait(client: "AkoolClient", jobs: list["Job"], *, interval: float, timeout:
         time.sleep(min(pause, left))
         pause = policy.next_pause(pause, group)
         for job in pending:
-            current[job.id] = client.get_job(job.id)
+            current[job.id] = read(client.get_job(job.id))
 
 
 def _fetch(url: str) -> bytes:
@@ -153,8 +162,9 @@ def _download(jobs: list["Job"], out: Path) -> tuple[dict[str, list[str]], list[
 
     Returns the saved paths by job id and one sentence per image that could not be saved.
     """
+    from ..akool.candidates import grid_as_candidates
     from ..fileio import write_atomic
-    from ..service.images import ImageValidationError, prepare_original
+    from ..service.images import ImageValidationError, prepare_original, split_grid
 
     saved: dict[str, list[str]] = {}
     problems: list[str] = []
@@ -162,9 +172,14 @@ def _download(jobs: list["Job"], out: Path) -> tuple[dict[str, list[str]], list[
         if not job.succeeded:
             continue
         saved[job.id] = []
-        for n, url in enumerate(job.result_urls, 1):
+        grid = grid_as_candidates(job)  # the candidates never came: cut the 2x2 grid, as the app does
+        urls = (job.image_url,) * 4 if grid else job.result_urls
+        quarters: list[bytes] = []
+        for n, url in enumerate(urls, 1):
             try:
-                original = prepare_original(_fetch(url))
+                if grid and not quarters:
+                    quarters = split_grid(_fetch(url))
+                original = prepare_original(quarters[n - 1] if grid else _fetch(url))
                 path = out / f"{job.id}-{n}.{original.ext}"
                 write_atomic(path, original.data, mode=0o644, fsync=False)  # the user's own folder: readable
             except _Stop as stop:

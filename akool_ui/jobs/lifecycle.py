@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..akool.models import UPSCALE_BUTTONS, Job, JobStatus
+from ..akool.candidates import awaits_candidates
+from ..akool.models import Job, JobStatus
 from . import wording
 from .events import ButtonsChanged, ImageFailed, ImageReady, JobEvent, state_event
 from .record import MAX_IMAGES_PER_JOB, JobRecord
@@ -208,15 +209,6 @@ def image_failed(record: JobRecord, index: int) -> list[JobEvent]:
 # --- what Akool's answer means (pure functions of a Job) ----------------------------------------------
 
 
-def _offers_upscale(job: Job) -> bool:
-    return any(b in UPSCALE_BUTTONS for b in job.buttons + job.used_buttons)
-
-
-def awaits_candidates(job: Job) -> bool:
-    """A grid with U buttons but no candidate URLs (yet): Akool may list them a moment after "done"."""
-    return not job.candidate_urls and bool(job.image_url) and _offers_upscale(job)
-
-
 def normalise_result_shape(job: Job) -> Job:
     """Make every result shape a list of URLs, one per image the person will see.
 
@@ -224,7 +216,7 @@ def normalise_result_shape(job: Job) -> Job:
     buttons but no candidate URLs, or a single image. For the grid we list its URL four times: the
     downloader fetches it once and splits it into the four candidates locally. "Done" without any URL
     yet reads as still processing (Akool fills it shortly)."""
-    if job.status is JobStatus.SUCCEEDED and not job.candidate_urls and job.image_url and _offers_upscale(job):
+    if job.status is JobStatus.SUCCEEDED and awaits_candidates(job):
         job = replace(job, candidate_urls=(job.image_url,) * 4)
     if job.status is JobStatus.SUCCEEDED and not job.result_urls:
         job = replace(job, status=JobStatus.PROCESSING)

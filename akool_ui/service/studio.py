@@ -22,6 +22,7 @@ from ..akool.polling import DEFAULT_POLL_POLICY, PollPolicy
 from ..akool.errors import InvalidRequest
 from ..akool.models import ImageRequest
 from ..akool.webhook import ReplayGuard, WebhookEvent
+from ..fileio import remove_stale_temp_files
 from ..netguard import UnsafeUrl, check_public_url
 from ..settings import Settings
 from .budgets import Budgets
@@ -77,10 +78,14 @@ class Studio:
         )
 
     def start(self) -> "Studio":
-        """Resume every unfinished job this store knows and clear out old uploads (and the oldest ones, over
-        the uploads budget)."""
+        """Remove what interrupted writes left behind, settle requests a previous run never heard back
+        from, resume every unfinished job this store knows, and clear out old uploads (and the oldest ones,
+        over the uploads budget)."""
         if self.budgets.any_limit:
             log.info("limits for visitors: %s", self.settings.limits)
+        removed = remove_stale_temp_files(self.store.cache_dir)
+        if removed:
+            log.info("removed %d temporary file(s) left by an interrupted write", removed)
         self.tracker.resume_unfinished()
         self.budgets.prune_uploads()
         return self

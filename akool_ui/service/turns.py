@@ -8,11 +8,10 @@ job's next turn (``PollPolicy``), ``None`` when nothing is left to do, or ``DOWN
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Callable
 
+from ..akool.candidates import CANDIDATE_GRACE_POLLS, hold_for_candidates
 from ..akool.errors import AkoolError, AuthError, JobNotFound, PermissionDenied
-from ..akool.models import JobStatus
 from ..akool.polling import PollPolicy
 from ..jobs import JobRecord, RecordState, lifecycle
 from ..jobs.events import JobEvent, state_event
@@ -28,8 +27,6 @@ log = logging.getLogger(__name__)
 # A download attempt (downloads.fetch_result: a few quick tries) that fails is recorded and repeated
 # later, with a growing pause up to this long.
 MAX_DOWNLOAD_RETRY_PAUSE = 60.0
-# A grid reported done without candidate URLs: poll this many more times for them before splitting.
-CANDIDATE_GRACE_POLLS = 3
 # Another process holds the job's download lock: look again after this long.
 LOCKED_RETRY_PAUSE = 2.0
 # Errors that will not go away by asking again: the job is gone or not ours, or the key is bad.
@@ -74,13 +71,9 @@ class JobTurns:
                 return DOWNLOAD
             return self._poll_failed(tracked, record, exc)
         tracked.polled = True
-        if job.status is JobStatus.SUCCEEDED and lifecycle.awaits_candidates(job):
-            # Akool may report "done" a moment before it lists the four candidates: wait a few polls
-            # for them, then fall back to splitting the grid ourselves.
-            if tracked.candidates_due is None:
-                tracked.candidates_due = self._clock() + CANDIDATE_GRACE_POLLS * self.policy.interval
-            if self._clock() < tracked.candidates_due:
-                job = replace(job, status=JobStatus.PROCESSING)
+        # Akool may report "done" a moment before it lists the four candidates: wait a few polls for
+        # them (the rule AkoolClient.wait and the CLI share), then split the grid ourselves.
+        job, tracked.candidates_due = hold_for_candidates(job, tracked.candidates_due, self._clock(), self.policy.interval)
         job = lifecycle.normalise_result_shape(job)
         try:
             record = self._apply(record.id, lambda rec: lifecycle.observe(rec, job) if rec.is_in_flight else [])

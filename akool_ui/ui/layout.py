@@ -292,7 +292,8 @@ def _setup_create_events(page: Page, h: StudioHandlers) -> None:
         event.then(**refresh_history)
         watching.append(event)
     event = results.check_again.click(
-        h.create.check_again, [results.view, *who], results.outputs(), trigger_mode="once", **_STREAM, **_PRIVATE,
+        h.create.check_again, [results.view, *who], results.outputs(), trigger_mode="once", api_name="ui_check_again",
+        **_STREAM, **_PRIVATE,
     )
     event.then(**refresh_history)
     watching.append(event)
@@ -332,3 +333,5 @@ def _setup_api(h: StudioHandlers) -> None:
     gr.api(api["generate"], api_name="generate", concurrency_limit=API_CONCURRENCY, concurrency_id="akool-api")
     gr.api(api["press_button"], api_name="press_button", concurrency_limit=API_CONCURRENCY, concurrency_id="akool-api")
     gr.api(api["job"], api_name="job", concurrency_limit=QUICK_CONCURRENCY, concurrency_id="quick")
+    gr.api(api["check_again"], api_name="check_again", concurrency_limit=API_CONCURRENCY, concurrency_id="akool-api")
+    gr.api(api["history"], api_name="history", concurrency_limit=QUICK_CONCURRENCY, concurrency_id="quick")

@@ -255,6 +255,7 @@ def job_summary(record: JobRecord) -> dict[str, Any]:
         "used_buttons": list(record.used_buttons),
         "error_code": record.error_code,
         "error_message": record.error_message,
+        "can_check_again": record.can_check_again,
         "credits": record.credits,
         "created_at": record.created_at,
         "finished_at": record.finished_at,

@@ -1,5 +1,5 @@
-"""The named endpoints for gradio_client (``/generate``, ``/press_button``, ``/job``): typed functions, no
-components, documented on the API page.
+"""The named endpoints for gradio_client (``/generate``, ``/press_button``, ``/job``, ``/check_again``,
+``/history``): typed functions, no components, documented on the API page.
 
 Values are judged as sent (``_text``, ``_flag``, ``ImageRequest``'s own checks): ``"false"`` is not
 false, 2.5 is not a batch size, and each refusal is one sentence. Images come back as FileData dicts
@@ -74,7 +74,7 @@ class ApiHandlers:
         return await in_thread(self.access.records, job_ids, owner)
 
     def functions(self) -> dict[str, Callable[..., Any]]:
-        """The typed functions behind ``/generate``, ``/press_button`` and ``/job`` (see layout.py)."""
+        """The typed functions behind the named endpoints (see layout.py)."""
         access, studio = self.access, self.access.studio
 
         @user_errors
@@ -137,4 +137,31 @@ class ApiHandlers:
                 raise refuse("There is no job with that id in this session's history.")
             return {"session": session, "jobs": [self._job(record)]}
 
-        return {"generate": generate, "press_button": press_button, "job": job}
+        @user_errors
+        async def check_again(job_id: str, api_key: str = "", session: str = "", wait: bool = True) -> dict:
+            """Look again at a job of yours that timed out, was stopped, or whose downloads gave up: poll
+            Akool now (a fresh deadline) and fetch what it still holds; unless wait is false, wait for it."""
+            session = self._session(session)
+            owner = access.owner(api_key, session)
+            wait = _flag(wait, "wait")
+            record = await in_thread(studio.check_again, _text(job_id, "job_id"), api_key=_key(api_key), owner=owner)
+            records = await self._wait([record.id], owner) if wait else [record]
+            return {"session": session, "jobs": await self._jobs(records)}
+
+        @user_errors
+        async def history(api_key: str = "", session: str = "", cursor: str = "", limit: int = 20) -> dict:
+            """Your jobs, newest first (no files: use /job for one job's images). Includes requests whose
+            outcome is unknown (state "unknown": Akool may have made them). Pass next_cursor back for more."""
+            session = self._session(session)
+            owner = access.owner(api_key, session)
+            if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
+                raise refuse("limit must be a whole number from 1 to 100.")
+            try:
+                page = await in_thread(studio.history, owner, cursor=_text(cursor, "cursor") or None, limit=limit)
+            except ValueError:
+                raise refuse("That cursor is not one this app gave out.") from None
+            return {"session": session, "jobs": [views.job_summary(r) for r in page.items],
+                    "next_cursor": page.next_cursor}
+
+        return {"generate": generate, "press_button": press_button, "job": job, "check_again": check_again,
+                "history": history}
