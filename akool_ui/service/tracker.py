@@ -71,9 +71,11 @@ class JobTracker:
         download_workers: int = DEFAULT_DOWNLOAD_WORKERS,
         client_for: ClientResolver | None = None,
         download_session: requests.Session | None = None,
+        download_retry_pause: tuple[float, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
-        """Nothing starts here: the scheduler thread starts with the first job it is given."""
+        """Nothing starts here: the scheduler thread starts with the first job it is given.
+        ``download_retry_pause``: (first, longest) pause before a failed download attempt is repeated."""
         if not (poll_interval > 0 and max_poll_interval >= poll_interval and deadline > 0):
             raise ValueError("need 0 < poll_interval <= max_poll_interval and deadline > 0")
         self.policy = policy or PollPolicy(interval=poll_interval, max_interval=max_poll_interval, deadline=deadline)
@@ -86,7 +88,8 @@ class JobTracker:
         fetch_workers = 2 * download_workers
         self._threads = 1 + poll_workers + download_workers + fetch_workers
         self.downloader = Downloader(store, self._publish, workers=fetch_workers, session=download_session)
-        self.turns = JobTurns(store, self.policy, self.downloader, clock=clock, apply=self._update, publish=self._publish)
+        self.turns = JobTurns(store, self.policy, self.downloader, clock=clock, apply=self._update, publish=self._publish,
+                              **({"download_retry_pause": download_retry_pause} if download_retry_pause else {}))
         self.intents = Intents(store, self._publish)
         self.scheduler = Scheduler(
             self.turns.poll_turn, self.turns.download_turn, clock=clock, poll_workers=poll_workers,

@@ -25,7 +25,8 @@ __all__ = ["JobTurns", "MAX_DOWNLOAD_RETRY_PAUSE", "CANDIDATE_GRACE_POLLS", "LOC
 log = logging.getLogger(__name__)
 
 # A download attempt (downloads.fetch_result: a few quick tries) that fails is recorded and repeated
-# later, with a growing pause up to this long.
+# later, after FIRST_DOWNLOAD_RETRY_PAUSE, doubling up to MAX_DOWNLOAD_RETRY_PAUSE.
+FIRST_DOWNLOAD_RETRY_PAUSE = 2.0
 MAX_DOWNLOAD_RETRY_PAUSE = 60.0
 # Another process holds the job's download lock: look again after this long.
 LOCKED_RETRY_PAUSE = 2.0
@@ -41,8 +42,11 @@ class JobTurns:
     def __init__(
         self, store: JobStore, policy: PollPolicy, downloader: Downloader, *, clock: Callable[[], float],
         apply: Apply, publish: Callable[[list[JobEvent]], None],
+        download_retry_pause: tuple[float, float] = (FIRST_DOWNLOAD_RETRY_PAUSE, MAX_DOWNLOAD_RETRY_PAUSE),
     ):
+        """``download_retry_pause``: (first, longest) pause before a failed download attempt is repeated."""
         self.store, self.policy, self.downloader = store, policy, downloader
+        self._retry_pause = download_retry_pause
         self._clock = clock
         self._apply = apply
         self._publish = publish
@@ -127,6 +131,7 @@ class JobTurns:
         except RecordNotFound:
             return None
         if retry and retry[0]:
-            tracked.download_pause = min(max(tracked.download_pause * 2, 2.0), MAX_DOWNLOAD_RETRY_PAUSE)
+            first, longest = self._retry_pause
+            tracked.download_pause = min(max(tracked.download_pause * 2, first), longest)
             return tracked.download_pause
         return None
