@@ -38,7 +38,8 @@ def write_atomic(
     Returns ``path`` as a Path.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    # The writer's pid in the name lets a restart tell a crashed writer's leftovers from a live one's.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as out:
             os.fchmod(out.fileno(), mode)
@@ -56,8 +57,9 @@ def write_atomic(
 
 def remove_stale_temp_files(root: str | os.PathLike[str], *, older_than: float = STALE_TEMP_SECONDS,
                             now: float | None = None) -> int:
-    """Delete ``write_atomic``'s leftovers under ``root`` (``.<name>.<random>.tmp`` files last changed
-    more than ``older_than`` seconds ago): what a crash mid-write leaves. Returns how many were removed."""
+    """Delete what writes interrupted by a crash left under ``root``: ``write_atomic``'s temp files
+    (``.<name>.<pid>.<random>.tmp``) whose writing process is gone, and any such file last changed more
+    than ``older_than`` seconds ago. Returns how many were removed."""
     now = time.time() if now is None else now
     removed = 0
     for folder, _dirs, files in os.walk(root):
@@ -66,7 +68,24 @@ def remove_stale_temp_files(root: str | os.PathLike[str], *, older_than: float =
                 continue
             path = os.path.join(folder, name)
             with contextlib.suppress(OSError):
-                if now - os.lstat(path).st_mtime > older_than:
+                if not _writer_alive(name) or now - os.lstat(path).st_mtime > older_than:
                     os.unlink(path)
                     removed += 1
     return removed
+
+
+def _writer_alive(name: str) -> bool:
+    """Whether the process named in a temp file's name may still be writing it (True when unsure)."""
+    parts = name.split(".")
+    pid = next((int(p) for p in reversed(parts[:-2]) if p.isdigit()), None)
+    if not pid:
+        return True  # not ours to judge by pid: only by age
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. it exists but belongs to another user
+        return True
+    return True

@@ -74,3 +74,40 @@ def test_the_temp_file_is_made_beside_the_target_so_the_rename_stays_on_one_file
 
     ((folder, name),) = seen
     assert folder == str(tmp_path) and name.startswith(".owner.key.") and name.endswith(".tmp")
+
+
+def test_start_up_removes_what_a_crashed_writer_left_and_nothing_else(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    folder = tmp_path / "images" / "ab" / ("ab" + "0" * 22)
+    folder.mkdir(parents=True)
+    crashed = folder / f".0.png.{dead_pid}.k2j3h4g5.tmp"  # its writer is gone: garbage at once
+    live = folder / f".1.png.{os.getpid()}.a1b2c3d4.tmp"  # this process may be writing it right now
+    old = folder / ".2.png.zz9yy8xx.tmp"  # no pid (an older version's name): judged by age
+    young = folder / ".3.png.qq1ww2ee.tmp"
+    kept = [folder / "0.png", folder / ".hidden", folder / "notes.tmp"]
+    for path in (crashed, live, old, young, *kept):
+        path.write_bytes(b"x")
+    an_hour_ago = time.time() - 3600
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    assert fileio.remove_stale_temp_files(tmp_path) == 2
+    assert not crashed.exists() and not old.exists()
+    assert live.exists() and young.exists() and all(p.exists() for p in kept)
+
+
+def test_write_atomic_names_its_temp_file_after_the_writing_process(tmp_path, monkeypatch):
+    seen = []
+    real_replace = os.replace
+
+    def spy(src, dst):
+        seen.append(os.path.basename(src))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    write_atomic(tmp_path / "0.png", b"data")
+    [name] = seen
+    assert name.startswith(f".0.png.{os.getpid()}.") and name.endswith(".tmp")

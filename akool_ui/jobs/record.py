@@ -202,11 +202,12 @@ class JobRecord:
         record.intent_token = secrets.token_hex(16)
         return record
 
-    def adopt(self, job_id: str, *, batch_index: int = 0, now: float | None = None) -> "JobRecord":
-        """The record of a job Akool made for this intent (a new record; this one is left as it is)."""
+    def adopt(self, job_id: str, *, batch_index: int = 0) -> "JobRecord":
+        """The record of a job Akool made for this intent (a new record, created when the intent was:
+        its elapsed time counts from the request); this one is left as it is."""
         return JobRecord.create(
             job_id, self.owner, kind=self.kind, request=self.request, parent_id=self.parent_id,
-            button=self.button, batch_id=self.batch_id, batch_index=batch_index, now=now,
+            button=self.button, batch_id=self.batch_id, batch_index=batch_index, now=self.created_at,
         )
 
     # --- changes -----------------------------------------------------------------------------------

@@ -168,11 +168,16 @@ class Intents:
         one of that intent's, in its owner's history. None if no intent has this token (or the job is
         known already)."""
         intent = next((i for i in self.store.intents() if i.intent_token and hmac.compare_digest(i.intent_token, token)), None)
-        if intent is None or self.store.get(job_id) is not None:
+        if intent is None:
             return None
-        record = intent.adopt(job_id, batch_index=intent.batch_index)
-        with self.store.transaction():
-            if intent.batch_index + 1 >= intent.expected_images:  # the last (or only) job it stood for
+        with self.store.transaction():  # callbacks for a batch's jobs arrive together: count them in turn
+            if self.store.get(job_id) is not None:
+                return None
+            current = self.store.get(intent.id)
+            record = (current or intent).adopt(job_id, batch_index=(current or intent).batch_index)
+            if current is None:  # dismissed (or settled) meanwhile: the job is Akool's all the same
+                self.store.put(record)
+            elif current.batch_index + 1 >= current.expected_images:  # the last (or only) job it stood for
                 self.store.replace(intent.id, [record])
             else:  # a batch: keep the intent for the jobs still unheard of; count this one
                 self.store.update(intent.id, _count_adopted)
