@@ -436,3 +436,33 @@ def test_generate_model_is_sent_when_chosen_and_a_wrong_one_is_refused_before_se
     code, _, err = run(capsys, "generate", "--prompt", "a kite", "--model", "wavespeed-ai/flux-kontext-dev")
     assert code == 2 and "is for image-to-image" in err and len(err.splitlines()) == 1
     assert counts(env, before)["creates"] == 0
+
+
+# --- late candidates and check-again --------------------------------------------------------------------
+
+
+def test_generate_out_waits_for_candidates_that_arrive_after_done(env, capsys, tmp_path):
+    env.sim.set_options(upscaled_lag=0.1)  # "done" lists only the grid for a moment (20x: ~2 simulated s)
+    code, out, err = run(capsys, "generate", "--prompt", "late candidates", "--resolution", "1080p",
+                         "--out", str(tmp_path), "--json")
+    assert code == 0, err
+    (job,) = json.loads(out)["jobs"]
+    assert len(job["candidate_urls"]) == 4 and len(job["files"]) == 4
+    for path, url in zip(job["files"], job["candidate_urls"]):
+        assert Path(path).read_bytes() == requests.get(url, timeout=10).content  # the candidates, not the grid
+
+
+def test_generate_out_cuts_the_grid_when_the_candidates_never_come(env, capsys, tmp_path):
+    env.sim.set_options(upscaled_lag=10_000)  # Akool never lists them: the grid is all there is
+    code, out, err = run(capsys, "generate", "--prompt", "grid only", "--resolution", "1080p",
+                         "--out", str(tmp_path), "--json")
+    assert code == 0, err
+    (job,) = json.loads(out)["jobs"]
+    assert job["candidate_urls"] == [] and len(job["files"]) == 4  # four quarters, not one 2x2 grid
+    grid = Image.open(io.BytesIO(requests.get(job["image_url"], timeout=10).content))
+    quarters = []
+    for path in job["files"]:
+        with Image.open(path) as quarter:
+            assert quarter.size == (grid.width // 2, grid.height // 2)
+            quarters.append(quarter.resize((8, 8)).tobytes())
+    assert len(set(quarters)) == 4

@@ -31,6 +31,7 @@ def _configure_check_again(parser: argparse.ArgumentParser) -> None:
 
 
 def _line(record) -> str:
+    """One job as a line: id, state, how many images are stored, why not all, the prompt."""
     from ..jobs import wording
 
     stored = sum(1 for e in record.images if e.is_stored)
@@ -50,6 +51,8 @@ def _run_check_again(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from ..akool.errors import AkoolError
     from ..bootstrap import build_studio
+    from ..jobs import RecordState
+    from ..service.store import JobStore
     from ..settings import Settings
 
     try:
@@ -57,31 +60,35 @@ def _run_check_again(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _err(f"error: {exc}")
         return 2
-    built = build_studio(settings)  # its start-up also settles unanswered requests and resumes jobs
-    try:
-        studio = built.studio
-        unsettled = studio.store.unsettled()
+    with JobStore.from_settings(settings) as store:  # read first: starting the studio resumes some of them
+        unsettled = store.unsettled()
         if args.list:
             for record in unsettled:
                 if record.is_intent or record.can_check_again:
                     print(_line(record), flush=True)
             return 0
         if args.all:
-            chosen = [r for r in unsettled if r.can_check_again and not r.is_intent]
+            chosen = [r.id for r in unsettled if r.state is RecordState.TIMED_OUT or r.gave_up_downloads]
         else:
             chosen = []
             for job_id in args.job_ids:
                 try:
-                    record = studio.store.get(job_id)
+                    record = store.get(job_id)
                 except AkoolError as exc:
                     _err(f"error: {job_id}: {exc.user_message}")
                     return 2
                 if record is None:
                     _err(f"error: there is no job {job_id} in {settings.cache_dir}.")
                     return 2
-                chosen.append(record)
+                chosen.append(record.id)
+    built = build_studio(settings)  # its start-up also settles unanswered requests and resumes jobs
+    try:
+        studio = built.studio
         waiting = []
-        for record in chosen:
+        for job_id in chosen:
+            record = studio.store.get(job_id)
+            if record is None:
+                continue
             client = studio.credentials.client_for_record(record)
             if client is None:
                 _err(f"{record.id}: made with a visitor's own key; check it again from the page with that key.")
@@ -91,7 +98,7 @@ def _run_check_again(args: argparse.Namespace) -> int:
         records = _wait_final(studio, waiting, args.timeout)
         for record in records:
             print(_line(record), flush=True)
-        return 0 if all(r.state.value == "succeeded" and not r.gave_up_downloads for r in records) else 1
+        return 0 if all(r.state is RecordState.SUCCEEDED and not r.gave_up_downloads for r in records) else 1
     finally:
         built.close()
 
