@@ -338,3 +338,36 @@ def test_timed_out_jobs_are_resumed_at_start_up_but_stopped_ones_are_not(store, 
         second.close()
     assert latest[timed_out.id].state is RecordState.SUCCEEDED and all(e.is_stored for e in latest[timed_out.id].images)
     assert store.get(stopped.id).state is RecordState.STOPPED  # someone chose to stop it: left alone
+
+
+def test_a_crash_after_the_answer_was_stored_recovers_those_exact_jobs(store, client):
+    jobs = client.create_images(ImageRequest("answered, then killed", batch_quantity=2, resolution="1080p"))
+    intent = JobRecord.intent(OWNER, request=ImageRequest("answered, then killed", batch_quantity=2))
+    intent.answered_ids = [job.id for job in jobs]
+    store.put(intent)  # what a kill between "ids durable" and "records swapped in" leaves
+    tracker = JobTracker(store, poll_interval=0.1, max_poll_interval=0.5, client_for=lambda record: client)
+    try:
+        assert tracker.resume_unfinished() == 2
+        _, latest = wait_final(tracker, [job.id for job in jobs])
+    finally:
+        tracker.close()
+    assert store.intents() == []
+    assert [latest[job.id].batch_index for job in jobs] == [0, 1]
+    assert all(latest[job.id].state is RecordState.SUCCEEDED and latest[job.id].prompt == "answered, then killed"
+               for job in jobs)
+
+
+def test_the_answers_ids_are_durable_before_the_records_are_made(tracker, store, client):
+    seen: list[list[str]] = []
+    real_replace = store.replace
+
+    def replace(intent_id, records):
+        seen.append(store.get(intent_id).answered_ids)  # on disk already, before the swap
+        return real_replace(intent_id, records)
+
+    store.replace = replace
+    try:
+        records = tracker.submit(ImageRequest("ids first", batch_quantity=3), client=client, owner=OWNER)
+    finally:
+        del store.replace
+    assert seen == [[r.id for r in records]]

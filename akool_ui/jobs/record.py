@@ -135,6 +135,9 @@ class JobRecord:
     error_message: str | None = None
     """One plain sentence for the page (what happened, what to do)."""
     credits: int | None = None
+    answered_ids: list[str] = field(default_factory=list)
+    """An intent's job ids as Akool's answer gave them: stored the moment the answer arrives, before the
+    job records are made, so a crash in between still knows exactly which jobs to adopt."""
     intent_token: str | None = field(default=None, repr=False)
     """An intent's unguessable token, put in the webhook URL so Akool's callback for a job we never heard
     of (the answer was lost) is adopted into this owner's history. Never shown, never logged."""

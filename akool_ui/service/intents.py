@@ -7,8 +7,10 @@ garbled. So, as a database would:
 1. Before sending, store an *intent* record (state SENDING, a local id, the owner, the request, the
    parent and button of a press, the time). A press also marks its button used on the parent in the same
    transaction, after checking it is still free there: two clicks cannot both be sent.
-2. When the answer comes, swap the intent for the job records in one transaction (``JobStore.replace``),
-   before any other work: from then on the tracker owns them.
+2. When the answer comes, first write its job ids into the intent (one small write: the shortest window
+   the store allows between "answer received" and "ids durable"), then swap the intent for the job
+   records in one transaction (``JobStore.replace``): from then on the tracker owns them. A crash between
+   the two is finished at start-up from the stored ids.
 3. No answer: if Akool surely never got it (no connection, or it refused with a code) the intent is
    removed (and a press's button offered again); otherwise it becomes UNKNOWN, shown in the owner's
    history as "outcome unknown" with the prompt and time, dismissable, and its press button stays used.
@@ -80,6 +82,7 @@ class Intents:
                 self._unanswered(intent, exc)
                 raise
             log.warning("Akool started %d of %d job(s); keeping those", len(jobs), request.batch_quantity)
+        self._answered(intent, [job.id for job in jobs])
         records = []
         for index, job in enumerate(jobs):
             record = intent.adopt(job.id, batch_index=index)
@@ -126,10 +129,18 @@ class Intents:
             self._unanswered(intent, exc)
             self._apply(parent_id, lambda rec: lifecycle.unmark_button_used(rec, button))  # surely not sent
             raise
+        self._answered(intent, [job.id])
         child = intent.adopt(job.id)
         lifecycle.observe(child, job)
         self.store.replace(intent.id, [child])
         return child
+
+    def _answered(self, intent: JobRecord, job_ids: list[str]) -> None:
+        """The answer's job ids, durable before anything else is done with them: one plain write of the
+        intent we hold (no read-modify-write: if it was dismissed or adopted meanwhile, the swap that
+        follows at once removes it again, and keeps any job already stored)."""
+        intent.answered_ids = list(job_ids)
+        self.store.put(intent)
 
     def _unanswered(self, intent: JobRecord, exc: AkoolError) -> None:
         """Settle an intent whose request raised: UNKNOWN (raising OutcomeUnknown) if Akool may have
@@ -150,10 +161,15 @@ class Intents:
     # --- reconciling ----------------------------------------------------------------------------------
 
     def settle_after_restart(self) -> int:
-        """Intents still SENDING belong to requests a previous run never heard back from: UNKNOWN now,
-        their press buttons kept used. Returns how many there are (UNKNOWN ones included)."""
-        intents = self.store.intents()
-        for intent in intents:
+        """Intents a previous run left: those whose answer had arrived become their jobs (the stored ids);
+        those still SENDING belong to requests it never heard back from: UNKNOWN now, their press buttons
+        kept used. Returns how many stay unknown."""
+        intents = []
+        for intent in self.store.intents():
+            if intent.answered_ids:
+                self._finish_answered(intent)
+                continue
+            intents.append(intent)
             if intent.state is RecordState.SENDING:
                 self._apply(intent.id, lifecycle.outcome_unknown)
             if intent.kind == "button" and intent.parent_id and intent.button:
@@ -162,6 +178,15 @@ class Intents:
             log.warning("%d request(s) sent before a restart have an unknown outcome; Akool may have made "
                         "their images (shown in their owners' history)", len(intents))
         return len(intents)
+
+    def _finish_answered(self, intent: JobRecord) -> None:
+        """Make the job records of an intent whose answer was stored but not yet swapped in (QUEUED: the
+        tracker's first poll tells where they are)."""
+        records = [intent.adopt(job_id, batch_index=i) for i, job_id in enumerate(intent.answered_ids)]
+        self.store.replace(intent.id, records)
+        if intent.kind == "button" and intent.parent_id and intent.button:
+            self._apply(intent.parent_id, lambda rec, b=intent.button: lifecycle.mark_button_used(rec, b))
+        log.info("recovered %d job(s) whose answer arrived just before a restart", len(records))
 
     def adopt(self, job_id: str, token: str) -> JobRecord | None:
         """Akool called back about ``job_id``, unknown here, with an intent's ``token``: store the job as
