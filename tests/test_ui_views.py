@@ -109,3 +109,31 @@ def test_history_caption_and_api_summary():
     summary = views.job_summary(record)
     assert summary["id"] == PARENT and summary["state"] == "succeeded" and "owner" not in summary
     assert views.first_display_path(record) == f"images/66/{PARENT}/0.preview.webp"
+
+
+def test_an_unknown_outcome_is_said_without_inviting_a_retry():
+    from akool_ui.jobs import lifecycle, wording
+
+    intent = JobRecord.intent("owner-1", request=REQUEST, now=1000.0)
+    lifecycle.outcome_unknown(intent, at=1030.0)
+    [line] = views.status_lines([intent], now=2000.0)
+    assert line.startswith("? Image: outcome unknown · 30 s — Outcome unknown: Akool may have accepted this")
+    assert "try again" not in line.lower()
+    details = views.job_details(intent)
+    assert wording.OUTCOME_UNKNOWN.split(":")[0] in details and "lighthouse" in details
+    assert not any(b.interactive for b in views.button_views(intent))  # nothing to press on it
+    summary = views.job_summary(intent)
+    assert summary["state"] == "unknown" and summary["can_check_again"] is False
+    assert "intent_token" not in summary and intent.intent_token not in str(summary)
+
+
+def test_downloads_that_gave_up_offer_check_again():
+    from akool_ui.jobs import MAX_DOWNLOAD_ATTEMPTS, lifecycle
+
+    record = _stored(_record(state=RecordState.DOWNLOADING), 3)
+    missing = record.image(3)
+    missing.remote_url, missing.state, missing.attempts = "https://cdn.example/3.png", ImageState.ERROR, MAX_DOWNLOAD_ATTEMPTS
+    lifecycle.settle_download(record)
+    assert record.state is RecordState.SUCCEEDED and record.gave_up_downloads and record.can_check_again
+    assert "check again" in views.status_lines([record], now=5000.0)[0]
+    assert views.job_summary(record)["can_check_again"] is True
