@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from akool_ui import akool
+from akool_ui.akool import errors
 from akool_ui.akool import (
     AccountBanned,
     AkoolError,
@@ -100,3 +101,21 @@ def test_custom_user_message_wins_over_the_default():
     error = InvalidRequest("prompt is empty", user_message="Please write a prompt.")
     assert error.user_message == "Please write a prompt." and error.message == "prompt is empty"
     assert str(AkoolError()) == AkoolError.default_user_message
+
+
+@pytest.mark.parametrize(
+    "error, maybe",
+    [
+        (errors.ConnectError("no route"), False),
+        (errors.InvalidRequest("refused"), False),
+        (errors.CannotOperate("used", code=1010), False),
+        (errors.RequestTimeout("slow"), True),
+        (errors.ConnectionDropped("cut"), True),
+        (errors.ProtocolError("garbled"), True),
+        (errors.HttpStatusError(status=502), True),
+        (errors.HttpStatusError(status=404), False),
+    ],
+)
+def test_maybe_accepted_tells_a_sure_refusal_from_an_unknown_outcome(error, maybe):
+    assert errors.maybe_accepted(error) is maybe
+    assert "try again" not in errors.OutcomeUnknown.default_user_message.lower()

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from akool_ui.akool.client import AkoolClient
-from akool_ui.akool.errors import InvalidRequest, TransportError
+from akool_ui.akool.errors import InvalidRequest, OutcomeUnknown
 from akool_ui.akool.models import ImageRequest
 from akool_ui.jobs import JobRecord
 from akool_ui.service.clients import ClientPool
@@ -351,7 +351,7 @@ def test_an_akool_refusal_spends_nothing_but_a_lost_answer_counts(tmp_path, simu
         visitor = studio.visitor(owner, ADDRESS)
         assert studio.limiter.usage(visitor)["images_last_hour"] == 0
         simulator.sim.drop_connection(kinds=("create_v4",))  # Akool made the job; the answer never came
-        with pytest.raises(TransportError):
+        with pytest.raises(OutcomeUnknown):
             studio.submit(_request_for(), api_key=None, owner=owner, client_address=ADDRESS)
         assert studio.limiter.usage(visitor)["images_last_hour"] == 1
     finally:

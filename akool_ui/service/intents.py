@@ -82,6 +82,9 @@ class Intents:
                 self._unanswered(intent, exc)
                 raise
             log.warning("Akool started %d of %d job(s); keeping those", len(jobs), request.batch_quantity)
+        except Exception:  # a bug or an interruption after sending: the jobs may exist
+            self._apply(intent.id, lifecycle.outcome_unknown)
+            raise
         self._answered(intent, [job.id for job in jobs])
         records = []
         for index, job in enumerate(jobs):
@@ -128,6 +131,9 @@ class Intents:
         except AkoolError as exc:
             self._unanswered(intent, exc)
             self._apply(parent_id, lambda rec: lifecycle.unmark_button_used(rec, button))  # surely not sent
+            raise
+        except Exception:  # a bug or an interruption after sending: the press may have been made
+            self._apply(intent.id, lifecycle.outcome_unknown)
             raise
         self._answered(intent, [job.id])
         child = intent.adopt(job.id)
