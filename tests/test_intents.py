@@ -134,20 +134,21 @@ def test_a_create_that_never_connected_leaves_nothing(tracker, store):
 # --- presses -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("button", ["U1", "V1"])
 @pytest.mark.parametrize("fault", sorted(LOST_ANSWERS))
-def test_a_press_whose_answer_is_lost_is_never_offered_again(fault, tracker, store, client, simulator):
+def test_a_press_whose_answer_is_lost_is_never_offered_again(fault, button, tracker, store, client, simulator):
     parent = finished_parent(tracker, client)
     before = counts(simulator)
     LOST_ANSWERS[fault](simulator.sim, "button")
     with pytest.raises(OutcomeUnknown) as raised:
-        tracker.press(parent.id, "U1", client=client, owner=OWNER)
+        tracker.press(parent.id, button, client=client, owner=OWNER)
     assert raised.value.user_message == wording.PRESS_OUTCOME_UNKNOWN
     parent = store.get(parent.id)
-    assert "U1" in parent.used_buttons and not parent.can_press("U1")
+    assert button in parent.used_buttons and not parent.can_press(button)
     [child] = store.children(parent.id, owner=OWNER)
-    assert child.state is RecordState.UNKNOWN and child.button == "U1" and child.kind == "button"
+    assert child.state is RecordState.UNKNOWN and child.button == button and child.kind == "button"
     with pytest.raises(CannotOperate) as again:  # pressing it anyway: a sentence, not a second charge
-        tracker.press(parent.id, "U1", client=client, owner=OWNER)
+        tracker.press(parent.id, button, client=client, owner=OWNER)
     assert again.value.user_message == wording.PRESS_OUTCOME_UNKNOWN
     assert counts(simulator)["button"] == before["button"] + 1
 
@@ -301,9 +302,16 @@ def test_with_intent_token_keeps_an_existing_query():
 # --- downloads that gave up ------------------------------------------------------------------------------
 
 
-def test_downloads_that_gave_up_can_be_checked_again(tracker, store, client, simulator):
-    simulator.sim.http_status(503, times=None, kinds=("file",))  # every download fails until reset
-    (record,) = tracker.submit(ImageRequest("a flaky cdn", resolution="1080p"), client=client, owner=OWNER)
+@pytest.mark.parametrize("made_by", ["generate", "U1", "V1"])
+def test_downloads_that_gave_up_can_be_checked_again(made_by, tracker, store, client, simulator):
+    if made_by == "generate":
+        simulator.sim.http_status(503, times=None, kinds=("file",))  # every download fails until reset
+        (record,) = tracker.submit(ImageRequest("a flaky cdn", resolution="1080p"), client=client, owner=OWNER)
+    else:
+        parent = finished_parent(tracker, client)
+        simulator.sim.http_status(503, times=None, kinds=("file",))
+        record = tracker.press(parent.id, made_by, client=client, owner=OWNER)
+    expected = 1 if made_by == "U1" else 4
     _, latest = wait_final(tracker, [record.id], timeout=60)
     record = latest[record.id]
     assert record.state is RecordState.FAILED and record.error_message == wording.DOWNLOAD_GAVE_UP
@@ -314,7 +322,7 @@ def test_downloads_that_gave_up_can_be_checked_again(tracker, store, client, sim
     _, latest = wait_final(tracker, [record.id], timeout=30)
     record = latest[record.id]
     assert record.state is RecordState.SUCCEEDED and record.error_message is None
-    assert len(record.images) == 4 and all(e.is_stored for e in record.images)
+    assert len(record.images) == expected and all(e.is_stored for e in record.images)
     assert not record.can_check_again
 
 
