@@ -155,7 +155,7 @@ def test_forgetting_the_key_clears_box_storage_and_remember(page):
 
 
 @pytest.mark.parametrize("name", ["ui_generate", "ui_generate_submit", *[f"press_{b}" for b in BUTTONS],
-                                  "check_again", "stop", "select", "delete", "reopen"])
+                                  "ui_check_again", "stop", "select", "delete", "reopen"])
 def test_result_events_output_the_whole_results_panel(wired, name):
     page, _, outputs = wired
     assert outputs[name] == [c._id for c in page.results.outputs()]
@@ -173,7 +173,7 @@ def test_each_event_lists_every_component_its_handler_returns(wired):
         assert outputs[name] == [c._id for c in page.history.outputs()], name
 
 
-def test_build_ui_makes_the_page_and_the_three_public_endpoints(tmp_path):
+def test_build_ui_makes_the_page_and_only_the_named_public_endpoints(tmp_path):
     demo = build_ui(_studio(), browser_secret="0" * 32, media=MediaLinks(b"k" * 32, tmp_path))
     public = sorted(fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public")
-    assert public == ["generate", "job", "press_button"]
+    assert public == ["check_again", "generate", "history", "job", "press_button"]
