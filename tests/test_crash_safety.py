@@ -129,7 +129,7 @@ def test_kill_between_create_sent_and_answer_stored(tmp_path, sim, webhooks):
     app = start_app(tmp_path, sim, webhooks=webhooks)
     try:
         if webhooks:
-            sim.sim.set_options(speed=0.5)  # the jobs finish after the restart, so their callbacks reach it
+            sim.sim.set_options(speed=0.01)  # nothing moves until the restarted app is up: see advance() below
         sim.sim.delay(HELD, times=1, kinds=("create_v4",))
         in_background(lambda: generate(Client(app.url, verbose=False), "killed mid-create", batch=2, wait=False))
         wait_for(lambda: len(sim_job_ids(sim)) == 2, 30, "the simulator to make the jobs")
@@ -139,6 +139,7 @@ def test_kill_between_create_sent_and_answer_stored(tmp_path, sim, webhooks):
         client = Client(app.url, verbose=False)
         jobs = assert_every_simulator_job_is_accounted_for(client, sim)
         if webhooks:  # Akool's callbacks carry the intent's token: both jobs are adopted, then finished
+            sim.sim.advance(3600)  # the jobs finish now, with the app back up: their callbacks reach it
             made = sim_job_ids(sim)
             wait_for(lambda: {j["id"] for j in history(client)} == made, 60,
                      lambda: f"the webhooks to adopt both jobs of {made}: {history(client)}")
@@ -161,7 +162,7 @@ def test_kill_between_press_sent_and_answer_stored(tmp_path, sim, webhooks):
         [parent] = generate(client, "a parent to press")["jobs"]
         assert parent["state"] == "succeeded" and "V2" in parent["buttons"]
         if webhooks:
-            sim.sim.set_options(speed=0.5)
+            sim.sim.set_options(speed=0.01)
         sim.sim.delay(HELD, times=1, kinds=("button",))
         presses = sim.sim.stats()["button"]
         in_background(lambda: Client(app.url, verbose=False).predict(
@@ -179,6 +180,7 @@ def test_kill_between_press_sent_and_answer_stored(tmp_path, sim, webhooks):
         assert "V2" in str(again.value) or "pressed" in str(again.value)
         assert sim.sim.stats()["button"] == presses + 1  # pressing it anyway sent nothing
         if webhooks:
+            sim.sim.advance(3600)
             [child_id] = sim_job_ids(sim) - {parent["id"]}
             child = finished(client, child_id)
             assert child["parent_id"] == parent["id"] and child["button"] == "V2"
