@@ -13,7 +13,7 @@ DEFAULT_BASE_URL = "https://openapi.akool.com"
 # The official demo polls every 3 s; we start faster and back off (see service/tracker.py).
 DEFAULT_POLL_INTERVAL = 1.0
 # Polls per second per credential, for all its jobs together (see service/poll_budget.py).
-DEFAULT_POLL_BUDGET = 5.0
+DEFAULT_POLL_BUDGET = 10.0
 # "learned": polls placed where jobs of the kind finish (service/pacing.py); "steady": every interval.
 POLL_SCHEDULES = ("learned", "steady")
 # Real jobs take 30-50 s; ten minutes leaves room for a long queue before we call it "timed out".

@@ -8,7 +8,8 @@ A job's polls are placed on its own clock (seconds since it was created):
   spread over the central band of the learned durations with density ∝ √(density of finishes), the
   placement that makes the mean detection delay smallest for a given number of polls;
 * past the band, a steady fallback every ``FALLBACK_SHARE`` of the typical duration;
-* a job still queued is behind schedule: its clock is moved on, so a long queue is polled sparsely too.
+* a job still queued is behind schedule: its clock is moved on (and what it took is learned on that
+  clock), and it is looked at only every ``QUEUED_GAP_SHARE`` of the typical duration while queued.
 
 A job whose callback (webhook) is expected is polled only as a rare safety net (from ``SAFETY_FACTOR``
 times the band's end, then every ``SAFETY_INTERVAL_SHARE`` of the typical duration), until a safety
@@ -51,8 +52,10 @@ SPARSE_GAP_SHARE = 0.4
 # After the band: a steady poll every this share of the typical duration (3 s for 38 s jobs, the pace
 # of Akool's own demo), bounded by the policy's interval and max_interval.
 FALLBACK_SHARE = 0.08
-# A job seen queued is assumed to have waited this share of the typical duration in a normal queue.
+# A job seen queued is assumed to have waited this share of the typical duration in a normal queue;
+# while it stays queued it is polled every ``QUEUED_GAP_SHARE`` of the typical duration.
 QUEUE_SHARE = 0.05
+QUEUED_GAP_SHARE = 0.2
 # Webhook safety net: first poll at this multiple of the band's end, then every this share of the
 # typical duration (never more often than the policy's max_interval): rare by design.
 SAFETY_FACTOR = 1.5
@@ -192,11 +195,13 @@ class Pacing:
         local = elapsed - plan.shift
         if plan.webhook and self.webhooks_trusted:
             return self._safety_pause(offsets, median, local)
-        fallback = min(max(self.policy.interval, FALLBACK_SHARE * median), self.policy.max_interval)
+        # still queued: it cannot end before it is processed, so look again only now and then
+        least = max(self.policy.interval, QUEUED_GAP_SHARE * median) if status is JobStatus.QUEUED else (
+            self.policy.interval if status is not None else 0.0)
         for offset in offsets:
             if offset > local + 1e-9:
-                return max(self.policy.interval if status is not None else 0.0, offset - local)
-        return fallback
+                return max(least, offset - local)
+        return max(least, min(max(self.policy.interval, FALLBACK_SHARE * median), self.policy.max_interval))
 
     def _safety_pause(self, offsets: tuple[float, ...], median: float, local: float) -> float:
         first = SAFETY_FACTOR * offsets[-1]
@@ -232,4 +237,5 @@ class Pacing:
             took = (plan.last_pending + (now - plan.origin)) / 2
         else:
             return  # first seen already done (e.g. resumed after a restart): when it ended is unknown
-        self.book.record(plan.key, took)
+        # learned on the job's own clock (a long queue taken out), as the schedule is applied on it
+        self.book.record(plan.key, took - plan.shift)

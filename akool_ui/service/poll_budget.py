@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 # Akool publishes no number. Five polls a second per account serves ~15 concurrent Akool-length jobs
 # on the learned schedule without any waiting, and is what a handful of official-demo tabs would send.
-DEFAULT_POLL_BUDGET = 5.0
+DEFAULT_POLL_BUDGET = 10.0
 # The budget holds this many seconds' worth of polls: a batch of four polled together goes at once.
 BURST_SECONDS = 2.0
 # A 1005 halves the rate; never below this share of the configured rate.

@@ -13,6 +13,7 @@ from typing import Callable
 
 from ..akool.candidates import CANDIDATE_GRACE_POLLS, hold_for_candidates
 from ..akool.errors import AkoolError, AuthError, JobNotFound, PermissionDenied, RateLimited
+from ..akool.models import Job, JobStatus
 from ..akool.polling import PollPolicy
 from ..jobs import JobRecord, RecordState, lifecycle
 from ..jobs.events import JobEvent, state_event
@@ -37,6 +38,21 @@ LOCKED_RETRY_PAUSE = 2.0
 PERMANENT_POLL_ERRORS = (JobNotFound, PermissionDenied, AuthError)
 
 Apply = Callable[[str, Callable[[JobRecord], list[JobEvent]]], JobRecord]
+
+
+_UNFINISHED = {JobStatus.QUEUED: RecordState.QUEUED, JobStatus.PROCESSING: RecordState.PROCESSING}
+
+
+def _news(record: JobRecord, job: Job) -> bool:
+    """Whether a poll's answer could change the record (else the store is not written)."""
+    return not (
+        _UNFINISHED.get(job.status) is record.state
+        and list(job.buttons) == record.buttons and list(job.used_buttons) == record.used_buttons
+        and (job.credits is None or job.credits == record.credits)
+        and not job.image_url and not job.result_urls
+        and (record.parent_id or not job.parent_id) and (record.button or not job.button)
+        and (record.request.get("prompt") or not job.prompt)
+    )
 
 
 class JobTurns:
@@ -85,10 +101,11 @@ class JobTurns:
         # them (the rule AkoolClient.wait and the CLI share), then split the grid ourselves.
         job, tracked.candidates_due = hold_for_candidates(job, tracked.candidates_due, self._clock(), self.policy.interval)
         job = lifecycle.normalise_result_shape(job)
-        try:
-            record = self._apply(record.id, lambda rec: lifecycle.observe(rec, job) if rec.is_in_flight else [])
-        except RecordNotFound:
-            return None
+        if _news(record, job):  # most polls of a long job say "still running": no store write for them
+            try:
+                record = self._apply(record.id, lambda rec: lifecycle.observe(rec, job) if rec.is_in_flight else [])
+            except RecordNotFound:
+                return None
         if record.state is RecordState.FAILED:
             log.info("job %s failed on Akool: code %s, %s", record.id, job.error_code, job.error_message)
         plan = self._plan(tracked, record)

@@ -51,7 +51,7 @@ class JobBook:
         self.jobs: dict[str, SimJob] = {}
         self._files: dict[str, tuple[str, str]] = {}  # file name -> (job id, role)
         self._warned_unsigned: set[int] = set()
-        self._timer = JobTimer(options.timing_seed)
+        self._timers: dict[int, JobTimer] = {}  # one seeded stream per account (uid)
 
     # --- the API's calls --------------------------------------------------------------------------
 
@@ -146,12 +146,13 @@ class JobBook:
     def _draw_times(self, account: Account, now: float, upscale: bool) -> tuple[float, float]:
         """The new job's queue wait and processing time under the current timing options (lock held)."""
         timing = self._options.timing
-        if self._timer.seed != self._options.timing_seed:  # a new seed starts a new repeatable stream
-            self._timer = JobTimer(self._options.timing_seed)
+        timer = self._timers.get(account.uid)
+        if timer is None or timer.seed != self._options.timing_seed:  # a new seed starts the stream again
+            timer = self._timers[account.uid] = JobTimer(self._options.timing_seed)
         in_flight = 0
         if timing != "quick":  # load matters only to the realistic model's long queues
             in_flight = sum(1 for j in self.jobs.values() if j.uid == account.uid and now < j.done_at)
-        return self._timer.draw(timing, upscale=upscale, in_flight=in_flight, speed=self._options.speed)
+        return timer.draw(timing, upscale=upscale, in_flight=in_flight, speed=self._options.speed)
 
     # --- lookups ----------------------------------------------------------------------------------
 

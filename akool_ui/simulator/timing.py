@@ -47,8 +47,8 @@ class Realistic:
     load_free_jobs: int = 8
     """under load the chance grows by ``long_queue_per_job`` per job the account has in flight beyond
     this many (up to ``long_queue_cap``)."""
-    long_queue_per_job: float = 0.02
-    long_queue_cap: float = 0.5
+    long_queue_per_job: float = 0.01
+    long_queue_cap: float = 0.3
 
 
 REALISTIC = Realistic()
