@@ -102,9 +102,13 @@ def test_a_queued_job_is_looked_at_sparsely_and_its_schedule_moves_on():
 def test_a_job_with_a_webhook_is_polled_only_as_a_safety_net_until_callbacks_fail(caplog):
     pacing = learned_pacing([55 + (i % 11) for i in range(40)])
     assert len(poll_times(pacing, finish=60.0, webhook=True)) == 1  # one late safety poll
+    resumed = JobPlan(KEY, origin=0.0, webhook=True)
+    pacing.finished(resumed, 90.0, succeeded=True)  # a first look after a restart: proves nothing
+    assert pacing.webhooks_trusted
     plan = JobPlan(KEY, origin=0.0, webhook=True)
+    safety = pacing.next_pause(plan, 0.0)
     with caplog.at_level(logging.WARNING):
-        pacing.finished(plan, 90.0, succeeded=True)  # found done by a poll: no callback came
+        pacing.finished(plan, safety, succeeded=True)  # found done by the safety poll: no callback came
     assert not pacing.webhooks_trusted and "without one" in caplog.text
     assert len(poll_times(pacing, finish=60.0, webhook=True)) > 5  # back to the learned schedule
     pacing.heard(JobPlan(KEY, origin=0.0, webhook=True), 10.0, 2)

@@ -134,6 +134,8 @@ class JobPlan:
     """Elapsed seconds at the last poll that found the job unfinished."""
     heard_at: float | None = None
     """When a callback said the job ended (on the tracker's clock)."""
+    safety_at: float | None = None
+    """When the job's next safety-net poll is due (on the tracker's clock)."""
     recorded: bool = False
 
 
@@ -194,7 +196,9 @@ class Pacing:
             plan.shift = max(plan.shift, elapsed - QUEUE_SHARE * median)
         local = elapsed - plan.shift
         if plan.webhook and self.webhooks_trusted:
-            return self._safety_pause(offsets, median, local)
+            pause = self._safety_pause(offsets, median, local)
+            plan.safety_at = now + pause
+            return pause
         # still queued: it cannot end before it is processed, so look again only now and then
         least = max(self.policy.interval, QUEUED_GAP_SHARE * median) if status is JobStatus.QUEUED else (
             self.policy.interval if status is not None else 0.0)
@@ -225,7 +229,10 @@ class Pacing:
         if plan.recorded:
             return
         plan.recorded = True
-        if plan.webhook and plan.heard_at is None and self.webhooks_trusted:
+        # only a safety-net poll proves a callback missing (not a resumed job's or an adopted job's
+        # first look, whose callback may have come while the app was down)
+        safety_poll = plan.safety_at is not None and now >= plan.safety_at - 1e-6
+        if plan.webhook and plan.heard_at is None and safety_poll and self.webhooks_trusted:
             self.webhooks_trusted = False
             log.warning("a job that expected a webhook callback finished without one (is the public URL "
                         "reachable from Akool?): polling every job on the learned schedule until one arrives")

@@ -268,14 +268,20 @@ class JobTracker:
         client = self.client_for(record) if self.client_for else None
         if client is not None and (record.needs_work or record.state is RecordState.TIMED_OUT):
             self.track(job_id, client, delay=0.0)
+            self.scheduler.note(job_id, self._heard(event, record))  # a callback came: the plan knows
         return True
 
-    def _heard(self, event: WebhookEvent) -> Callable[[Tracked], None]:
-        """Tell the job's pacing plan a callback came (so it knows when the job ended)."""
+    def _heard(self, event: WebhookEvent, record: JobRecord | None = None) -> Callable[[Tracked], None]:
+        """Tell the job's pacing plan a callback came (so it knows when the job ended); ``record`` makes
+        the plan of a job tracked a moment ago (adopted or resumed by this callback)."""
         def note(tracked: Tracked) -> None:
-            if self.pacing is not None and tracked.plan is not None:
+            if self.pacing is None:
+                return
+            if tracked.plan is None and record is not None:
+                tracked.plan = self.pacing.plan(record, tracked.client, self._clock())
+            if tracked.plan is not None:
                 self.pacing.heard(tracked.plan, self._clock(), event.status)
-            elif self.pacing is not None:
+            else:
                 self.pacing.webhooks_trusted = True
         return note
 
