@@ -192,6 +192,7 @@ class JobTracker:
         if delay is None:
             record = self.store.get(job_id) if self.pacing is not None else None
             delay, plan = self.turns.first_pause(record, client) if record is not None else (self.policy.interval, None)
+            delay = min(delay, self.policy.deadline)  # the deadline is checked at a poll: one comes by then
         self.scheduler.track(job_id, client, delay, interval=self.policy.interval, plan=plan)
 
     def check_again(self, job_id: str, *, client: AkoolClient, owner: str) -> JobRecord:
