@@ -67,13 +67,17 @@ class JobTimer:
         if timing == "quick":
             return QUEUED_SECONDS / speed, (UPSCALE_PROCESSING_SECONDS if upscale else PROCESSING_SECONDS) / speed
         p, rnd = self.params, self._random
-        queued = rnd.expovariate(1.0 / p.queue_mean)
+        # every job takes the same six numbers from the stream whatever it makes of them, so the n-th
+        # job is the same job however loaded the account was when earlier ones were made
+        queued, long_draw, long_extra = (rnd.expovariate(1.0 / p.queue_mean), rnd.random(),
+                                         rnd.uniform(p.long_queue_min, p.long_queue_max))
+        spread, tail_draw, tail_extra = rnd.gauss(0.0, 1.0), rnd.random(), rnd.expovariate(1.0 / p.tail_mean)
         long_chance = min(p.long_queue_cap,
                           p.long_queue_chance + p.long_queue_per_job * max(0, in_flight - p.load_free_jobs))
-        if rnd.random() < long_chance:
-            queued += rnd.uniform(p.long_queue_min, p.long_queue_max)
+        if long_draw < long_chance:
+            queued += long_extra
         median, sigma = (p.upscale_median, p.upscale_sigma) if upscale else (p.generate_median, p.generate_sigma)
-        processing = median * math.exp(rnd.gauss(0.0, sigma))
-        if rnd.random() < p.tail_chance:
-            processing += rnd.expovariate(1.0 / p.tail_mean)
+        processing = median * math.exp(sigma * spread)
+        if tail_draw < p.tail_chance:
+            processing += tail_extra
         return queued / speed, processing / speed
