@@ -19,6 +19,7 @@ from . import settings as settings_module
 from .akool.client import AkoolClient
 from .service.clients import ClientPool
 from .service.demo import DEMO_DIR, DemoAccount, load_demo_account
+from .service.durations import scaled_prior
 from .service.store import JobStore
 from .service.studio import Studio
 from .service.uploads import UploadStore
@@ -73,6 +74,15 @@ def _start_demo_simulator(cache_dir: Path, *, speed: float, trusted_source: Call
     return account, server
 
 
+def _demo_durations(speed: float) -> dict[str, tuple[float, ...]]:
+    """What the demo simulator's (quick) jobs take, as the prior of the learned poll schedule."""
+    from .simulator.timing import PROCESSING_SECONDS, QUEUED_SECONDS, UPSCALE_PROCESSING_SECONDS
+
+    generate = (QUEUED_SECONDS + PROCESSING_SECONDS) / speed
+    return scaled_prior({"generate": generate, "variation": generate,
+                         "upscale": (QUEUED_SECONDS + UPSCALE_PROCESSING_SECONDS) / speed})
+
+
 def _log_storage(settings: Settings, store: JobStore) -> None:
     """Where the history lives, for the operator; a warning when it will not outlive the container."""
     if store.index_is_local:
@@ -112,7 +122,8 @@ def build_studio(settings: Settings) -> Built:
             )
         # A visitor's own key always talks to Akool (settings.base_url), even in the demo.
         clients = ClientPool(base_url, own, make=lambda key: AkoolClient(settings.base_url, api_key=key))
-        studio = Studio(settings, store=store, clients=clients, uploads=uploads, demo=settings.demo_mode)
+        studio = Studio(settings, store=store, clients=clients, uploads=uploads, demo=settings.demo_mode,
+                        demo_durations=_demo_durations(settings.demo_speed) if settings.demo_mode else None)
         built_closers.remove(store.close)  # the Studio closes the store (after its tracker and clients),
         built_closers.append(studio.close)  # and before the simulator stops: closers run last-in first
         studio.start()

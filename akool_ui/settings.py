@@ -12,6 +12,10 @@ from urllib.parse import urlsplit
 DEFAULT_BASE_URL = "https://openapi.akool.com"
 # The official demo polls every 3 s; we start faster and back off (see service/tracker.py).
 DEFAULT_POLL_INTERVAL = 1.0
+# Polls per second per credential, for all its jobs together (see service/poll_budget.py).
+DEFAULT_POLL_BUDGET = 10.0
+# "learned": polls placed where jobs of the kind finish (service/pacing.py); "steady": every interval.
+POLL_SCHEDULES = ("learned", "steady")
 # Real jobs take 30-50 s; ten minutes leaves room for a long queue before we call it "timed out".
 DEFAULT_JOB_DEADLINE = 600.0
 DEFAULT_CACHE_LIMIT_GB = 5.0
@@ -131,6 +135,14 @@ def _optional_count(env: Mapping[str, str], name: str) -> int | None:
     return int(raw)
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (the first when unset), case-insensitive; ValueError naming the others."""
+    raw = env.get(name, "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}{_echo(raw)}")
+    return raw
+
+
 def _flag(env: Mapping[str, str], name: str) -> bool:
     raw = env.get(name, "").strip().lower()
     if raw in ("", "0", "false", "no", "off"):
@@ -182,6 +194,9 @@ class Settings:
     cache_min_age_hours: float = DEFAULT_CACHE_MIN_AGE_HOURS
     public_url: str | None = None
     poll_interval: float = DEFAULT_POLL_INTERVAL
+    poll_schedule: str = "learned"
+    poll_budget: float = DEFAULT_POLL_BUDGET
+    """Polls per second per credential (0: no budget)."""
     job_deadline: float = DEFAULT_JOB_DEADLINE
     demo_speed: float = 1.0
     base_url_from_env: bool = False
@@ -244,6 +259,8 @@ class Settings:
             cache_min_age_hours=_float(env, "AKOOL_CACHE_MIN_AGE_HOURS", DEFAULT_CACHE_MIN_AGE_HOURS, minimum=0.0),
             public_url=public_url.rstrip("/") or None,
             poll_interval=_float(env, "AKOOL_POLL_INTERVAL", DEFAULT_POLL_INTERVAL),
+            poll_schedule=_choice(env, "AKOOL_POLL_SCHEDULE", POLL_SCHEDULES),
+            poll_budget=_float(env, "AKOOL_POLL_BUDGET", DEFAULT_POLL_BUDGET, minimum=0.0),
             job_deadline=_float(env, "AKOOL_JOB_DEADLINE", DEFAULT_JOB_DEADLINE),
             demo_speed=_float(env, "AKOOL_DEMO_SPEED", 1.0, maximum=MAX_DEMO_SPEED),
             base_url_from_env=bool(base_url),

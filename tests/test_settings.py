@@ -23,7 +23,7 @@ def refused(env: dict[str, str]) -> str:
 # --- numbers ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", NUMBERS + ["AKOOL_CACHE_MIN_AGE_HOURS"])
+@pytest.mark.parametrize("name", NUMBERS + ["AKOOL_CACHE_MIN_AGE_HOURS", "AKOOL_POLL_BUDGET"])
 @pytest.mark.parametrize("raw", ["nan", "NaN", "-nan", "inf", "-inf", "Infinity", "1e999", "abc", "1,5", "-1"])
 def test_non_finite_negative_and_non_numbers_are_refused(name, raw):
     message = refused({name: raw})
@@ -53,6 +53,14 @@ def test_good_numbers_parse():
     })
     assert (settings.cache_limit_gb, settings.cache_owner_limit_gb, settings.cache_min_age_hours) == (0.5, 0.25, 0.0)
     assert (settings.poll_interval, settings.job_deadline, settings.demo_speed) == (0.05, 1000.0, 1000.0)
+
+
+def test_poll_schedule_and_budget():
+    default = Settings.from_env({})
+    assert (default.poll_schedule, default.poll_budget) == ("learned", 10.0)
+    steady = Settings.from_env({"AKOOL_POLL_SCHEDULE": " Steady ", "AKOOL_POLL_BUDGET": "0"})
+    assert (steady.poll_schedule, steady.poll_budget) == ("steady", 0.0)  # 0: no budget
+    assert refused({"AKOOL_POLL_SCHEDULE": "fast"}) == "AKOOL_POLL_SCHEDULE must be one of learned, steady, got 'fast'"
 
 
 def test_unset_and_blank_variables_take_the_defaults():

@@ -22,6 +22,7 @@ import threading
 def _configure_simulator(parser: argparse.ArgumentParser) -> None:
     from ..simulator.jobs import RESULT_SHAPES
     from ..simulator.state import DEFAULT_URL_TTL
+    from ..simulator.timing import DEFAULT_TIMING_SEED, TIMINGS
 
     env = os.environ.get
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
@@ -34,6 +35,13 @@ def _configure_simulator(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--client-secret", default=env("AKOOL_SIMULATOR_CLIENT_SECRET"),
                         help="client secret (default: the API key; or env AKOOL_SIMULATOR_CLIENT_SECRET)")
     parser.add_argument("--speed", type=float, default=1.0, help="time factor: 2 makes jobs twice as fast")
+    parser.add_argument("--timing", choices=TIMINGS, default="quick",
+                        help="job durations: quick (5.5 s demo jobs) or realistic (Akool-like 30-50 s, seeded)")
+    parser.add_argument("--timing-seed", type=int, default=DEFAULT_TIMING_SEED,
+                        help="seed of the realistic timing model (same seed, same job durations)")
+    parser.add_argument("--poll-limit", type=float, default=0.0,
+                        help="status requests per second one account may make (at speed 1) before Akool's "
+                             "1005 'too frequent'; 0 = no limit")
     parser.add_argument("--state-dir", default=None, help="keep jobs and files here across restarts")
     parser.add_argument("--result-shape", choices=RESULT_SHAPES, default="candidates",
                         help="how finished jobs present their images (see simulator README)")
@@ -52,11 +60,14 @@ def _run_simulator(args: argparse.Namespace) -> int:
     if args.speed <= 0 or args.url_ttl <= 0:
         print("error: --speed and --url-ttl must be positive", file=sys.stderr)
         return 2
+    if not args.poll_limit >= 0:
+        print("error: --poll-limit must be 0 or more", file=sys.stderr)
+        return 2
     server = SimulatorServer(
         api_key=args.api_key, client_id=args.client_id, client_secret=args.client_secret, speed=args.speed,
         state_dir=args.state_dir, host=args.host, port=args.port, result_shape=args.result_shape,
         url_ttl=args.url_ttl, v4_buttons=not args.no_v4_buttons, control=not args.no_control,
-        public_url=args.public_url,
+        public_url=args.public_url, timing=args.timing, timing_seed=args.timing_seed, poll_limit=args.poll_limit,
     )
     try:
         server.start()

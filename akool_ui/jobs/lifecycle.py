@@ -45,6 +45,7 @@ __all__ = [
     "image_failed",
     "normalise_result_shape",
     "awaits_candidates",
+    "heard_processing",
 ]
 
 _AKOOL_TO_STATE = {
@@ -221,3 +222,8 @@ def normalise_result_shape(job: Job) -> Job:
     if job.status is JobStatus.SUCCEEDED and not job.result_urls:
         job = replace(job, status=JobStatus.PROCESSING)
     return job
+
+
+def heard_processing(record: JobRecord, *, at: float | None = None) -> list[JobEvent]:
+    """A callback said Akool started the job: QUEUED -> PROCESSING (nothing else is known yet)."""
+    return _moved(record, RecordState.PROCESSING, at) if record.state is RecordState.QUEUED else []

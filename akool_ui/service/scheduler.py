@@ -5,6 +5,9 @@ worker runs one *turn* for it (a poll, or a download) and the turn's answer deci
 pause before the next turn, ``None`` (no more work: forget the job) or ``DOWNLOAD`` (run the download turn
 on the download pool). A request to run a job "now" while a worker is on it is remembered and honoured
 when the turn ends. The thread starts with the first job, not in the constructor.
+
+Before a due job's poll turn runs, ``admit`` (the credential's poll budget) may put it off to a later
+slot; the job then runs at that slot without asking again.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Union
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..akool.client import AkoolClient
@@ -45,6 +48,10 @@ class Tracked:
     poke: bool = False
     """Asked to run again at once while busy (e.g. by a webhook)."""
     download_pause: float = 0.0
+    plan: Any = None
+    """The pacing's plan for this job (``pacing.JobPlan``), made by its first turn."""
+    admitted: bool = False
+    """Holds a slot of its credential's poll budget: the next turn runs without asking again."""
 
 
 Turn = Callable[[Tracked], Union[float, None, object]]
@@ -55,10 +62,15 @@ class Scheduler:
 
     def __init__(
         self, turn: Turn, download_turn: Turn, *, clock: Callable[[], float], poll_workers: int,
-        download_workers: int, error_pause: float,
+        download_workers: int, error_pause: float, admit: Callable[[Tracked], float] | None = None,
+        clock_rate: float = 1.0,
     ):
+        """``admit(tracked)``: seconds a due poll turn must wait for its slot (0: run now). ``clock_rate``:
+        ``clock`` seconds per wall second (a bench runs the app's clock faster, with the simulator)."""
         self._turn, self._download_turn = turn, download_turn
         self._clock = clock
+        self._admit = admit
+        self._clock_rate = clock_rate
         self._error_pause = error_pause
         self._lock = threading.Condition()
         self._tracked: dict[str, Tracked] = {}
@@ -83,22 +95,36 @@ class Scheduler:
         for pool in (self._polls, self._downloads):
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def track(self, job_id: str, client: "AkoolClient", delay: float, *, interval: float, fresh: bool = False) -> None:
-        """Run the job's next turn ``delay`` seconds from now with this client (``fresh``: a new deadline)."""
+    def track(self, job_id: str, client: "AkoolClient", delay: float, *, interval: float, fresh: bool = False,
+              plan: Any = None) -> None:
+        """Run the job's next turn ``delay`` seconds from now with this client (``fresh``: a new deadline;
+        ``plan``: the job's pacing plan, if made already)."""
         with self._lock:
             tracked = None if fresh else self._tracked.get(job_id)
             if tracked is None:
                 tracked = Tracked(job_id, client, self._clock(), interval)
                 self._tracked[job_id] = tracked
             tracked.client = client
+            if tracked.plan is None:
+                tracked.plan = plan
             self._schedule(tracked, delay)
 
-    def poke(self, job_id: str) -> bool:
-        """Run a tracked job's turn now; False if the job is not tracked."""
+    def poke(self, job_id: str, *, note: Callable[[Tracked], None] | None = None) -> bool:
+        """Run a tracked job's turn now (after ``note(tracked)``); False if the job is not tracked."""
         with self._lock:
             tracked = self._tracked.get(job_id)
             if tracked is not None:
+                if note is not None:
+                    note(tracked)
                 self._schedule(tracked, 0.0)
+            return tracked is not None
+
+    def note(self, job_id: str, note: Callable[[Tracked], None]) -> bool:
+        """Run ``note(tracked)`` on a tracked job without moving its turn; False if it is not tracked."""
+        with self._lock:
+            tracked = self._tracked.get(job_id)
+            if tracked is not None:
+                note(tracked)
             return tracked is not None
 
     def forget(self, job_id: str) -> None:
@@ -128,13 +154,20 @@ class Scheduler:
                     now = self._clock()
                     if self._heap and self._heap[0][0] <= now:
                         break
-                    self._lock.wait(timeout=(self._heap[0][0] - now) if self._heap else None)
+                    self._lock.wait(timeout=(self._heap[0][0] - now) / self._clock_rate if self._heap else None)
                 if self._stopping:
                     return
                 due, _, job_id = heapq.heappop(self._heap)
                 tracked = self._tracked.get(job_id)
                 if tracked is None or tracked.busy or due != tracked.due:
                     continue  # gone, already being worked on, or an outdated heap entry
+                if self._admit is not None and not tracked.admitted:
+                    wait = self._admit(tracked)
+                    if wait > 0:  # its credential's budget is spent for now: wait for its slot
+                        tracked.admitted = True
+                        self._schedule(tracked, wait)
+                        continue
+                tracked.admitted = False
                 tracked.busy = True
             try:
                 self._polls.submit(self._run_turn, tracked, self._turn)

@@ -26,10 +26,14 @@ from ..fileio import remove_stale_temp_files
 from ..netguard import UnsafeUrl, check_public_url
 from ..settings import Settings
 from .budgets import Budgets
+from .callbacks import WEBHOOK_ROUTE, Callbacks
 from .clients import ClientPool
 from .credentials import MAX_API_KEY_LENGTH, Credentials, clean_api_key
+from .durations import FILE_NAME as DURATIONS_FILE
+from .durations import DurationBook
 from .limits import SpendingLimiter, Visitor
 from .owners import OwnerHasher, load_owner_key
+from .pacing import Pacing
 from ..jobs import JobRecord, Page
 from .store import JobStore
 from .intents import INTENT_PARAM
@@ -40,8 +44,6 @@ __all__ = ["Studio", "WEBHOOK_ROUTE", "INTENT_PARAM", "MAX_API_KEY_LENGTH", "cle
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_ROUTE = "/webhooks/akool"
-
 
 class Studio:
     """One per app process. Thread-safe: every method may be called from any Gradio worker."""
@@ -49,9 +51,11 @@ class Studio:
     def __init__(
         self, settings: Settings, *, store: JobStore, clients: ClientPool, uploads: UploadStore, demo: bool = False,
         limiter: SpendingLimiter | None = None, clock: Callable[[], float] = time.time,
+        demo_durations: dict[str, tuple[float, ...]] | None = None,
     ):
         """``limiter`` defaults to ``settings.limits`` counted in the store's folder, on ``clock`` (epoch
-        seconds; tests move it to cross an hour or a UTC midnight)."""
+        seconds; tests move it to cross an hour or a UTC midnight). ``demo_durations``: the prior for
+        the demo simulator's jobs (kind -> seconds), learned apart from Akool's."""
         self.settings = settings
         self.store = store
         self.clients = clients
@@ -67,14 +71,26 @@ class Studio:
         self.limiter = self.budgets.limiter
         self.local_url: str | None = None
         self._replays = ReplayGuard()  # verified callbacks already accepted, refused if delivered again
+        self.callbacks = Callbacks(settings, demo=demo, local_url=lambda: self.local_url)
+        policy = PollPolicy(
+            interval=settings.poll_interval,
+            max_interval=max(settings.poll_interval, DEFAULT_POLL_POLICY.max_interval),
+            deadline=settings.job_deadline,
+        )
         self.tracker = JobTracker(
-            self.store,
-            policy=PollPolicy(
-                interval=settings.poll_interval,
-                max_interval=max(settings.poll_interval, DEFAULT_POLL_POLICY.max_interval),
-                deadline=settings.job_deadline,
-            ),
-            client_for=self.credentials.client_for_record,
+            self.store, policy=policy, client_for=self.credentials.client_for_record,
+            pacing=self._pacing(policy, demo_durations) if settings.poll_schedule == "learned" else None,
+            poll_budget=settings.poll_budget or None,
+        )
+
+    def _pacing(self, policy: PollPolicy, demo_durations: dict[str, tuple[float, ...]] | None) -> Pacing:
+        """The learned poll schedule: durations kept beside the history, the demo's apart from Akool's."""
+        server = self._server_client
+        book = DurationBook(self.store.cache_dir / DURATIONS_FILE, {"demo": demo_durations} if demo_durations else None)
+        return Pacing(
+            book, policy,
+            backend_of=lambda client: "demo" if self.demo and client is server else "akool",
+            expects_webhook=lambda client: client is server and self.callbacks.server_jobs_get_callbacks(),
         )
 
     def start(self) -> "Studio":
@@ -131,14 +147,9 @@ class Studio:
         return self.settings.public_url
 
     def webhook_url(self, api_key: str | None) -> str | None:
-        """Where Akool should call back for a job, if we could verify the callback (else None: we poll)."""
-        if api_key:  # we cannot decrypt callbacks made for a visitor's own account
-            return None
-        if self.demo:
-            return f"{self.local_url}{WEBHOOK_ROUTE}" if self.local_url else None
-        if self.settings.client_id and (self.settings.client_secret or self.settings.api_key) and self.public_url:
-            return f"{self.public_url}{WEBHOOK_ROUTE}"
-        return None
+        """Where Akool should call back for a job, if we could verify the callback (else None: we poll,
+        and the log says why once)."""
+        return self.callbacks.url_for(api_key)
 
     # --- credentials and owners ----------------------------------------------------------------------
 

@@ -4,8 +4,9 @@ One scheduler thread keeps a heap of "job X is due at time T" and hands due jobs
 pool of workers, so a thousand in-flight jobs cost the same threads as one. A worker polls the job once
 (``AkoolClient.get_job``), applies what Akool said through ``jobs.lifecycle`` inside a store update,
 publishes the events that transition returned (none: nothing changed), and puts the job back on the
-heap when ``PollPolicy`` says. When Akool says "done" a download worker runs the ``Downloader`` and the
-lifecycle settles the job.
+heap when ``PollPolicy`` (or, given a ``Pacing``, the schedule learned from past jobs) says. All polls of
+one credential share one ``PollBudgets`` budget. When Akool says "done" a download worker runs the
+``Downloader`` and the lifecycle settles the job.
 
 Subscribers get a ``Subscription`` of ``jobs.events`` (``service/subscriptions.py``).
 
@@ -32,7 +33,9 @@ from ..jobs import JobRecord, Page, RecordState, lifecycle
 from ..jobs.events import JobEvent
 from .downloader import Downloader
 from .intents import Intents
-from .scheduler import Scheduler
+from .pacing import Pacing
+from .poll_budget import PollBudgets
+from .scheduler import Scheduler, Tracked
 from .store import JobStore, RecordNotFound
 from .subscriptions import Subscription, SubscriptionHub
 from .turns import JobTurns
@@ -73,9 +76,14 @@ class JobTracker:
         download_session: requests.Session | None = None,
         download_retry_pause: tuple[float, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        pacing: Pacing | None = None,
+        poll_budget: float | None = None,
+        clock_rate: float = 1.0,
     ):
         """Nothing starts here: the scheduler thread starts with the first job it is given.
-        ``download_retry_pause``: (first, longest) pause before a failed download attempt is repeated."""
+        ``download_retry_pause``: (first, longest) pause before a failed download attempt is repeated.
+        ``pacing``: place polls by learned durations (None: the steady ``policy``). ``poll_budget``: polls
+        per second per credential (None: no budget). ``clock_rate``: ``clock`` seconds per wall second."""
         if not (poll_interval > 0 and max_poll_interval >= poll_interval and deadline > 0):
             raise ValueError("need 0 < poll_interval <= max_poll_interval and deadline > 0")
         self.policy = policy or PollPolicy(interval=poll_interval, max_interval=max_poll_interval, deadline=deadline)
@@ -88,12 +96,17 @@ class JobTracker:
         fetch_workers = 2 * download_workers
         self._threads = 1 + poll_workers + download_workers + fetch_workers
         self.downloader = Downloader(store, self._publish, workers=fetch_workers, session=download_session)
+        self.pacing = pacing
+        self.budgets = PollBudgets(poll_budget, clock=clock) if poll_budget else None
         self.turns = JobTurns(store, self.policy, self.downloader, clock=clock, apply=self._update, publish=self._publish,
+                              pacing=pacing, budgets=self.budgets,
                               **({"download_retry_pause": download_retry_pause} if download_retry_pause else {}))
         self.intents = Intents(store, self._publish)
         self.scheduler = Scheduler(
             self.turns.poll_turn, self.turns.download_turn, clock=clock, poll_workers=poll_workers,
             download_workers=download_workers, error_pause=self.policy.max_interval,
+            admit=(lambda tracked: self.budgets.reserve(tracked.client)) if self.budgets else None,
+            clock_rate=clock_rate,
         )
 
     @property
@@ -115,6 +128,8 @@ class JobTracker:
         """Stop polling (jobs stay in the store and resume on the next start)."""
         self.scheduler.close()
         self.downloader.close()
+        if self.pacing is not None:
+            self.pacing.book.close()
 
     # --- commands ------------------------------------------------------------------------------------
 
@@ -171,11 +186,14 @@ class JobTracker:
             return None
 
     def track(self, job_id: str, client: AkoolClient, *, delay: float | None = None) -> None:
-        """Start (or keep) polling a stored job with this client."""
-        self.scheduler.track(
-            validate_job_id(job_id), client, self.policy.interval if delay is None else delay,
-            interval=self.policy.interval,
-        )
+        """Start (or keep) polling a stored job with this client (first poll: as planned, or after ``delay``)."""
+        job_id = validate_job_id(job_id)
+        plan = None
+        if delay is None:
+            record = self.store.get(job_id) if self.pacing is not None else None
+            delay, plan = self.turns.first_pause(record, client) if record is not None else (self.policy.interval, None)
+            delay = min(delay, self.policy.deadline)  # the deadline is checked at a poll: one comes by then
+        self.scheduler.track(job_id, client, delay, interval=self.policy.interval, plan=plan)
 
     def check_again(self, job_id: str, *, client: AkoolClient, owner: str) -> JobRecord:
         """Resume a timed-out or stopped job, or retry downloads that gave up: now, with a fresh deadline."""
@@ -238,7 +256,10 @@ class JobTracker:
             job_id = validate_job_id(event.job_id)
         except AkoolError:
             return False
-        if self.scheduler.poke(job_id):
+        if self.pacing is not None and event.status == 2 and self.scheduler.note(job_id, self._heard(event)):
+            self._update(job_id, lifecycle.heard_processing)  # nothing to fetch yet: no poll
+            return True
+        if self.scheduler.poke(job_id, note=self._heard(event)):
             return True
         record = self.store.get(job_id)
         if record is None and intent_token:
@@ -248,7 +269,22 @@ class JobTracker:
         client = self.client_for(record) if self.client_for else None
         if client is not None and (record.needs_work or record.state is RecordState.TIMED_OUT):
             self.track(job_id, client, delay=0.0)
+            self.scheduler.note(job_id, self._heard(event, record))  # a callback came: the plan knows
         return True
+
+    def _heard(self, event: WebhookEvent, record: JobRecord | None = None) -> Callable[[Tracked], None]:
+        """Tell the job's pacing plan a callback came (so it knows when the job ended); ``record`` makes
+        the plan of a job tracked a moment ago (adopted or resumed by this callback)."""
+        def note(tracked: Tracked) -> None:
+            if self.pacing is None:
+                return
+            if tracked.plan is None and record is not None:
+                tracked.plan = self.pacing.plan(record, tracked.client, self._clock())
+            if tracked.plan is not None:
+                self.pacing.heard(tracked.plan, self._clock(), event.status)
+            else:
+                self.pacing.webhooks_trusted = True
+        return note
 
     # --- reading ------------------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 A turn reads the record, asks Akool (or the ``Downloader``), applies the answer through ``jobs.lifecycle``
 (``apply``: a store update that publishes the transition's events) and returns the pause before the
-job's next turn (``PollPolicy``), ``None`` when nothing is left to do, or ``DOWNLOAD``.
+job's next turn (``PollPolicy``, or with a ``Pacing`` the learned schedule), ``None`` when nothing is
+left to do, or ``DOWNLOAD``. A 1005 answer slows the credential's poll budget down; it never fails a job.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ import logging
 from typing import Callable
 
 from ..akool.candidates import CANDIDATE_GRACE_POLLS, hold_for_candidates
-from ..akool.errors import AkoolError, AuthError, JobNotFound, PermissionDenied
+from ..akool.errors import AkoolError, AuthError, JobNotFound, PermissionDenied, RateLimited
+from ..akool.models import Job, JobStatus
 from ..akool.polling import PollPolicy
 from ..jobs import JobRecord, RecordState, lifecycle
 from ..jobs.events import JobEvent, state_event
 from .downloader import Downloader, Outcome
+from .pacing import JobPlan, Pacing
+from .poll_budget import PollBudgets
 from .scheduler import DOWNLOAD, Tracked
 from .store import JobStore, RecordNotFound
 
@@ -36,16 +40,34 @@ PERMANENT_POLL_ERRORS = (JobNotFound, PermissionDenied, AuthError)
 Apply = Callable[[str, Callable[[JobRecord], list[JobEvent]]], JobRecord]
 
 
+_UNFINISHED = {JobStatus.QUEUED: RecordState.QUEUED, JobStatus.PROCESSING: RecordState.PROCESSING}
+
+
+def _news(record: JobRecord, job: Job) -> bool:
+    """Whether a poll's answer could change the record (else the store is not written)."""
+    return not (
+        _UNFINISHED.get(job.status) is record.state
+        and list(job.buttons) == record.buttons and list(job.used_buttons) == record.used_buttons
+        and (job.credits is None or job.credits == record.credits)
+        and not job.image_url and not job.result_urls
+        and (record.parent_id or not job.parent_id) and (record.button or not job.button)
+        and (record.request.get("prompt") or not job.prompt)
+    )
+
+
 class JobTurns:
     """The poll turn and the download turn the scheduler runs for each tracked job."""
 
     def __init__(
         self, store: JobStore, policy: PollPolicy, downloader: Downloader, *, clock: Callable[[], float],
-        apply: Apply, publish: Callable[[list[JobEvent]], None],
+        apply: Apply, publish: Callable[[list[JobEvent]], None], pacing: Pacing | None = None,
+        budgets: PollBudgets | None = None,
         download_retry_pause: tuple[float, float] = (FIRST_DOWNLOAD_RETRY_PAUSE, MAX_DOWNLOAD_RETRY_PAUSE),
     ):
-        """``download_retry_pause``: (first, longest) pause before a failed download attempt is repeated."""
+        """``pacing`` None: today's steady ``policy`` (a pause that grows while queued).
+        ``download_retry_pause``: (first, longest) pause before a failed download attempt is repeated."""
         self.store, self.policy, self.downloader = store, policy, downloader
+        self.pacing, self.budgets = pacing, budgets
         self._retry_pause = download_retry_pause
         self._clock = clock
         self._apply = apply
@@ -79,19 +101,42 @@ class JobTurns:
         # them (the rule AkoolClient.wait and the CLI share), then split the grid ourselves.
         job, tracked.candidates_due = hold_for_candidates(job, tracked.candidates_due, self._clock(), self.policy.interval)
         job = lifecycle.normalise_result_shape(job)
-        try:
-            record = self._apply(record.id, lambda rec: lifecycle.observe(rec, job) if rec.is_in_flight else [])
-        except RecordNotFound:
-            return None
+        if _news(record, job):  # most polls of a long job say "still running": no store write for them
+            try:
+                record = self._apply(record.id, lambda rec: lifecycle.observe(rec, job) if rec.is_in_flight else [])
+            except RecordNotFound:
+                return None
         if record.state is RecordState.FAILED:
             log.info("job %s failed on Akool: code %s, %s", record.id, job.error_code, job.error_message)
+        plan = self._plan(tracked, record)
+        if plan is not None and (record.state is RecordState.DOWNLOADING or record.is_final):
+            self.pacing.finished(plan, self._clock(), succeeded=record.state is not RecordState.FAILED)
         if record.state is RecordState.DOWNLOADING:
             tracked.interval = self.policy.interval
             return DOWNLOAD
         if record.is_final:
             return None
-        tracked.interval = self.policy.next_pause(tracked.interval, job.status)
+        if plan is not None:
+            tracked.interval = self.pacing.next_pause(plan, self._clock(), job.status)
+        else:
+            tracked.interval = self.policy.next_pause(tracked.interval, job.status)
         return self._until_deadline(tracked, record, tracked.interval)
+
+    def first_pause(self, record: JobRecord, client: object) -> tuple[float, JobPlan | None]:
+        """The pause before a new job's first poll (its first planned look, or the policy's interval),
+        and its plan (made now, so a callback that comes before the first poll is not missed)."""
+        if self.pacing is None:
+            return self.policy.interval, None
+        plan = self.pacing.plan(record, client, self._clock())  # type: ignore[arg-type]
+        return self.pacing.next_pause(plan, self._clock()), plan
+
+    def _plan(self, tracked: Tracked, record: JobRecord) -> JobPlan | None:
+        """The job's pacing plan, made on its first turn (None without pacing)."""
+        if self.pacing is None:
+            return None
+        if tracked.plan is None:
+            tracked.plan = self.pacing.plan(record, tracked.client, self._clock())
+        return tracked.plan
 
     def _poll_failed(self, tracked: Tracked, record: JobRecord, exc: AkoolError) -> float | None:
         if isinstance(exc, PERMANENT_POLL_ERRORS):
@@ -100,6 +145,12 @@ class JobTurns:
             except RecordNotFound:
                 pass
             return None
+        if isinstance(exc, RateLimited) and self.budgets is not None:
+            # Akool's "too frequent": the whole credential slows down; this job keeps its schedule
+            self.budgets.slow_down(tracked.client)
+            plan = self._plan(tracked, record)
+            pause = self.pacing.next_pause(plan, self._clock()) if plan is not None else tracked.interval
+            return self._until_deadline(tracked, record, max(pause, self.policy.interval))
         # transient: network, 5xx after the client's own retries, rate limit, an odd answer
         log.warning("polling job %s failed (%s); will retry", record.id, type(exc).__name__)
         tracked.interval = self.policy.after_error(tracked.interval)

@@ -11,7 +11,8 @@ middleware, ``/_sim`` control routes), ``jobbook`` (jobs, file names, create/but
 (image-to-image fetching), ``validation`` (raw-JSON checks -> 1003), ``accounts`` (keys, tokens, auth
 precedence), ``faults`` (the registry of fault names, and the switches), ``options``, ``counters``,
 ``persistence`` (the state dir), ``render`` (Pillow images), ``files`` (rendered-bytes cache),
-``webhooks`` + ``scheduler`` (signed callbacks), ``clock``, ``codes``, ``server`` (uvicorn thread),
+``webhooks`` + ``scheduler`` (signed callbacks), ``timing`` (quick or realistic job durations),
+``ratelimit`` (1005 for status polls over ``poll_limit``), ``clock``, ``codes``, ``server`` (uvicorn thread),
 ``remote`` (drive a simulator in another process). README.md beside this file lists every behaviour
 the simulator had to choose.
 """

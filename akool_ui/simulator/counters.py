@@ -11,7 +11,8 @@ __all__ = ["Counters"]
 
 
 class Counters:
-    """Requests by kind, ``info_polls`` {job id: n}, ``creates`` (jobs made), ``renders`` (files drawn)."""
+    """Requests by kind, ``info_polls`` {job id: n}, ``creates`` (jobs made), ``renders`` (files drawn),
+    ``rate_limited`` (status requests answered 1005)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -27,7 +28,7 @@ class Counters:
                 polls[job_id] = polls.get(job_id, 0) + 1
 
     def add(self, name: str) -> None:
-        """One more of ``creates`` or ``renders``."""
+        """One more of ``creates``, ``renders`` or ``rate_limited`` (1005 answers)."""
         with self._lock:
             self._counts[name] += 1
 
@@ -38,4 +39,4 @@ class Counters:
     def reset(self) -> None:
         with self._lock:
             self._counts = {k: 0 for k in REQUEST_KINDS}
-            self._counts.update(info_polls={}, creates=0, renders=0)
+            self._counts.update(info_polls={}, creates=0, renders=0, rate_limited=0)

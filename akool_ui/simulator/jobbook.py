@@ -22,6 +22,7 @@ from .faults import FaultSwitches
 from .jobs import SimJob, new_file_name, new_message_id, new_object_id
 from .options import Options
 from .persistence import StateDir
+from .timing import PROCESSING_SECONDS, QUEUED_SECONDS, UPSCALE_PROCESSING_SECONDS, JobTimer
 from .validation import CreateSpec
 from .webhooks import Delivery
 
@@ -29,10 +30,6 @@ __all__ = ["JobBook", "QUEUED_SECONDS", "PROCESSING_SECONDS", "UPSCALE_PROCESSIN
 
 log = logging.getLogger(__name__)
 
-# Simulated durations at speed 1.0 (divided by ``speed``): a quick demo, not Akool's real 30-50 s.
-QUEUED_SECONDS = 1.5
-PROCESSING_SECONDS = 4.0  # generations and V (variation) jobs
-UPSCALE_PROCESSING_SECONDS = 2.5  # U jobs: one image, no new composition
 CREDITS = {"v3": 2, "v4": 1, "button": 2}  # as in Akool's examples; the v4 page says 1 per image
 
 _KIND_BY_API = {"v3": "create_v3", "v4": "create_v4", "button": "button"}
@@ -54,6 +51,7 @@ class JobBook:
         self.jobs: dict[str, SimJob] = {}
         self._files: dict[str, tuple[str, str]] = {}  # file name -> (job id, role)
         self._warned_unsigned: set[int] = set()
+        self._timers: dict[int, JobTimer] = {}  # one seeded stream per account (uid)
 
     # --- the API's calls --------------------------------------------------------------------------
 
@@ -118,16 +116,15 @@ class JobBook:
     def _new_job(self, account: Account, api: str, created: float, **fields: Any) -> SimJob:
         """Make, register and name the files of a job (call with the lock held)."""
         kind = _KIND_BY_API[api]
-        speed = self._options.speed
         upscale = api == "button" and str(fields.get("button", "")).startswith("U")
+        queued_for, processing_for = self._draw_times(account, created, upscale)
         fate = self._faults.job_fate(kind)
         job_id = new_object_id(created)
         while job_id in self.jobs:  # pragma: no cover - the counter makes this practically impossible
             job_id = new_object_id(created)
         job = SimJob(
             id=job_id, uid=account.uid, team_id=account.team_id, api=api, created=created,
-            queued_for=QUEUED_SECONDS / speed,
-            processing_for=(UPSCALE_PROCESSING_SECONDS if upscale else PROCESSING_SECONDS) / speed,
+            queued_for=queued_for, processing_for=processing_for,
             result_shape=self._options.result_shape, upscaled_lag=self._options.upscaled_lag,
             fate=fate, credits=CREDITS[api], task_id=secrets.token_hex(16),
             **fields,
@@ -145,6 +142,17 @@ class JobBook:
             log.warning("account uid=%s has no client id or a client secret that is not 16/24/32 bytes: "
                         "its webhooks are not sent", account.uid)
         return job
+
+    def _draw_times(self, account: Account, now: float, upscale: bool) -> tuple[float, float]:
+        """The new job's queue wait and processing time under the current timing options (lock held)."""
+        timing = self._options.timing
+        timer = self._timers.get(account.uid)
+        if timer is None or timer.seed != self._options.timing_seed:  # a new seed starts the stream again
+            timer = self._timers[account.uid] = JobTimer(self._options.timing_seed)
+        in_flight = 0
+        if timing != "quick":  # load matters only to the realistic model's long queues
+            in_flight = sum(1 for j in self.jobs.values() if j.uid == account.uid and now < j.done_at)
+        return timer.draw(timing, upscale=upscale, in_flight=in_flight, speed=self._options.speed)
 
     # --- lookups ----------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Runtime options of the simulator: checked once, changed by ``set_options``, restored by ``reset``.
 
-``result_shape``, ``v4_buttons``, ``upscaled_lag`` and ``speed`` are read when a job is created (a
-job keeps them); ``url_ttl`` and ``auth_http_status`` are read on every request.
+``result_shape``, ``v4_buttons``, ``upscaled_lag``, ``speed``, ``timing`` and ``timing_seed`` are read
+when a job is created (a job keeps them); ``url_ttl``, ``auth_http_status`` and ``poll_limit`` are read
+on every request.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import threading
 from typing import Any, Mapping
 
 from .jobs import RESULT_SHAPES
+from .timing import DEFAULT_TIMING_SEED, TIMINGS
 
 __all__ = ["Options", "DEFAULT_URL_TTL", "AUTH_HTTP_STATUSES"]
 
@@ -32,6 +34,16 @@ def _checked_options(opts: Mapping[str, Any]) -> dict[str, Any]:
                 raise ValueError(f"{name} must be a positive number")
     if "auth_http_status" in out and out["auth_http_status"] not in AUTH_HTTP_STATUSES:
         raise ValueError(f"auth_http_status must be one of {AUTH_HTTP_STATUSES}")
+    if "timing" in out and out["timing"] not in TIMINGS:
+        raise ValueError(f"timing must be one of {TIMINGS}")
+    if "timing_seed" in out:
+        seed = out["timing_seed"]
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError("timing_seed must be a whole number")
+    if "poll_limit" in out:
+        out["poll_limit"] = float(out["poll_limit"])
+        if not 0 <= out["poll_limit"] < float("inf"):  # also refuses NaN
+            raise ValueError("poll_limit must be a number >= 0 (0 turns it off)")
     return out
 
 
@@ -39,11 +51,13 @@ class Options:
     """The constructor's options (the defaults ``reset`` restores) and the current ones."""
 
     def __init__(self, *, result_shape: str, v4_buttons: bool, upscaled_lag: float, speed: float,
-                 url_ttl: float, auth_http_status: int):
+                 url_ttl: float, auth_http_status: int, timing: str = "quick",
+                 timing_seed: int = DEFAULT_TIMING_SEED, poll_limit: float = 0.0):
         self._lock = threading.Lock()
         self._defaults = _checked_options(dict(
             result_shape=result_shape, v4_buttons=v4_buttons, upscaled_lag=upscaled_lag, speed=speed,
-            url_ttl=url_ttl, auth_http_status=auth_http_status))
+            url_ttl=url_ttl, auth_http_status=auth_http_status, timing=timing, timing_seed=timing_seed,
+            poll_limit=poll_limit))
         self._current = dict(self._defaults)
 
     def set(self, **options: Any) -> dict[str, Any]:
@@ -88,3 +102,16 @@ class Options:
     @property
     def auth_http_status(self) -> int:
         return int(self._current["auth_http_status"])
+
+    @property
+    def timing(self) -> str:
+        return str(self._current["timing"])
+
+    @property
+    def timing_seed(self) -> int:
+        return int(self._current["timing_seed"])
+
+    @property
+    def poll_limit(self) -> float:
+        """Status requests per second one account may make at speed 1 (times ``speed``); 0 = no limit."""
+        return float(self._current["poll_limit"])

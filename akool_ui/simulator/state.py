@@ -19,7 +19,7 @@ Tests (and the ``/_sim`` control routes) drive it with:
 * clock: ``advance(seconds)``, ``now()``;
 * faults: one method per name in ``faults.FAULTS``, plus ``reset_faults`` and ``active_faults``;
 * options: ``set_options(result_shape=, v4_buttons=, upscaled_lag=, speed=, url_ttl=,
-  auth_http_status=)``, ``options()``; ``reset_faults`` restores the constructor's options;
+  auth_http_status=, timing=, timing_seed=, poll_limit=)``, ``options()``; ``reset_faults`` restores the constructor's options;
 * counters: ``stats()``, ``reset_stats()``;
 * accounts: ``add_account(api_key=, client_id=, client_secret=)``; inspection: ``job(job_id)``.
 """
@@ -32,16 +32,19 @@ from typing import Any, Callable
 
 from .accounts import Account, AccountBook
 from .clock import Clock
+from .codes import SimError
 from .counters import Counters
 from .faults import Fault, FaultBook, FaultSwitches
 from .files import FileCache
-from .jobbook import PROCESSING_SECONDS, QUEUED_SECONDS, UPSCALE_PROCESSING_SECONDS, JobBook
+from .jobbook import JobBook
 from .jobs import SimJob
 from .options import DEFAULT_URL_TTL, Options
 from .persistence import StateDir
+from .ratelimit import PollLimiter
 from .results import FileAnswer, ResultFiles
 from .scheduler import Scheduler
 from .sources import SourceFetcher
+from .timing import DEFAULT_TIMING_SEED, PROCESSING_SECONDS, QUEUED_SECONDS, UPSCALE_PROCESSING_SECONDS
 from .validation import CreateSpec, parse_body, parse_button, parse_job_id, parse_v3, parse_v4
 from .webhooks import WebhookSender
 
@@ -57,12 +60,18 @@ class Simulator:
     def __init__(self, *, speed: float = 1.0, state_dir: str | Path | None = None,
                  result_shape: str = "candidates", url_ttl: float = DEFAULT_URL_TTL, v4_buttons: bool = True,
                  upscaled_lag: float = 0.0, auth_http_status: int = 200, base_url: str = "",
-                 private_sources: bool = True, trusted_source: Callable[[str], bool] | None = None):
-        """``private_sources=False`` fetches image-to-image sources from public addresses only (as Akool
+                 private_sources: bool = True, trusted_source: Callable[[str], bool] | None = None,
+                 timing: str = "quick", timing_seed: int = DEFAULT_TIMING_SEED, poll_limit: float = 0.0):
+        """``timing``: ``quick`` (the demo's 5.5 s jobs) or ``realistic`` (Akool-like, seeded by
+        ``timing_seed``; see timing.py); ``poll_limit``: status requests per second one account may make
+        (at speed 1) before it gets 1005, 0 = no limit.
+
+        ``private_sources=False`` fetches image-to-image sources from public addresses only (as Akool
         does; the demo on a shared link must), except URLs ``trusted_source`` vouches for (the app's own
         upload links). True suits a developer's simulator fetching fixtures from 127.0.0.1."""
         self._options = Options(result_shape=result_shape, v4_buttons=v4_buttons, upscaled_lag=upscaled_lag,
-                                speed=speed, url_ttl=url_ttl, auth_http_status=auth_http_status)
+                                speed=speed, url_ttl=url_ttl, auth_http_status=auth_http_status,
+                                timing=timing, timing_seed=timing_seed, poll_limit=poll_limit)
         self._state = StateDir(state_dir)
         self.accounts = AccountBook()
         self.faults = FaultBook()
@@ -70,6 +79,7 @@ class Simulator:
         self.clock = Clock(offset=self._state.clock_offset())
         self.scheduler = Scheduler(self.clock)
         self._counters = Counters()
+        self._poll_limiter = PollLimiter()
         self._book = JobBook(self.clock, self.accounts, self._switches, self._options, self._counters,
                              self._state, base_url.rstrip("/"))
         self._jobs: dict[str, SimJob] = self._book.jobs  # read by tests and bench for inspection
@@ -174,6 +184,7 @@ class Simulator:
         """Disarm every fault and restore the constructor's options (result_shape, speed, ...)."""
         self.faults.clear()
         self._options.reset()
+        self._poll_limiter.reset()
 
     def take_transport_fault(self, kind: str) -> Fault | None:
         """Used by the HTTP layer: the transport fault to apply to this request, if any."""
@@ -186,8 +197,8 @@ class Simulator:
 
     def stats(self) -> dict[str, Any]:
         """Requests by kind (``token``, ``create_v3``, ``create_v4``, ``button``, ``info``, ``file``),
-        ``info_polls`` {job id: n}, ``creates`` (jobs made), ``renders``, ``webhooks``
-        {attempts, delivered, failed}."""
+        ``info_polls`` {job id: n}, ``creates`` (jobs made), ``renders``, ``rate_limited`` (1005
+        answers), ``webhooks`` {attempts, delivered, failed}."""
         return {**self._counters.snapshot(), "webhooks": dict(self.webhooks.stats)}
 
     def reset_stats(self) -> None:
@@ -229,6 +240,12 @@ class Simulator:
         return doc
 
     def job_info(self, account: Account, image_model_id: Any) -> dict[str, Any]:
+        try:
+            self._poll_limiter.check(account.uid, self.now(), limit=self._options.poll_limit,
+                                     speed=self._options.speed)
+        except SimError:
+            self._counters.add("rate_limited")
+            raise
         return self._book.info(account, parse_job_id(image_model_id))
 
     def job(self, job_id: str) -> dict[str, Any] | None:
