@@ -1,0 +1,379 @@
+"""Many API sessions at once: does every session finish, and do quick calls and the page stay quick?
+
+Starts, each in its own process:
+
+* a simulator with cheap images (``--backend external``, the default): every result file of a given size
+  and role is rendered once and then served from memory, so what is measured is the app's own work
+  (downloads, previews, store writes, serving), not Pillow drawing 400 pictures on the same cores;
+  with ``--backend demo`` the app runs its default in-process demo simulator instead (``python app.py``);
+* the app (``python app.py``) on a fresh cache;
+* session workers: ``--sessions`` gradio_client sessions, each calling ``/generate`` (batch 1, wait) at
+  the same moment, as a new user's script would (default client settings, files downloaded).
+
+Meanwhile this process times a quick event (``/job`` on an existing job, no file downloads) and
+``GET /`` every 0.5 s, and samples the app process's threads and RSS. The same probes run for a few
+seconds before the load (the idle baseline of the same run). Prints figures; never passes or fails.
+
+    python bench/bench_load.py [--sessions 100] [--backend external|demo] [--workers 4] [--speed 1]
+
+The last line is exactly::
+
+    load: sessions=<N> ok=<n ok> errors=<n errors> event_p95_ms=<quick event p95> page_p95_ms=<GET / p95>
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # runnable from the repo root without install
+
+API_KEY = "BenchLoadApiKey0123456789"
+PROBE_EVERY = 0.5
+IDLE_SECONDS = 5.0
+START_DELAY = 3.0  # seconds after the workers are told to start: every session calls /generate together
+
+
+# --- child roles -------------------------------------------------------------------------------------
+
+
+def serve_cheap_simulator(port: int, speed: float) -> None:
+    """A simulator whose result files cost one render per (size, role) for the whole run."""
+    from akool_ui.simulator import SimulatorServer
+    from akool_ui.simulator import results
+
+    rendered: dict[tuple, bytes] = {}
+    lock = threading.Lock()
+    real_render = results.ResultFiles._render
+
+    def cheap_render(self, job, role):  # noqa: ANN001 - same signature as ResultFiles._render
+        key = (tuple(job.size), "u" if role == "u" else "grid" if role == "grid" else "c")
+        with lock:
+            data = rendered.get(key)
+        if data is None:
+            data = real_render(self, job, role)
+            with lock:
+                rendered.setdefault(key, data)
+        return data
+
+    results.ResultFiles._render = cheap_render
+    server = SimulatorServer(api_key=API_KEY, speed=speed, port=port)
+    server.start()
+    print("ready", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        pass
+    server.stop()
+
+
+def run_sessions(url: str, first: int, count: int, start_at: float) -> None:
+    """``count`` gradio_client sessions in threads; one JSON line per session on stdout."""
+    from gradio_client import Client
+
+    out_lock = threading.Lock()
+
+    def session(n: int) -> None:
+        started = time.monotonic()
+        result: dict = {"n": n}
+        try:
+            client = Client(url, verbose=False, download_files=tempfile.mkdtemp(prefix="bench-load-dl-"))
+            time.sleep(max(0.0, start_at - time.time()))
+            started = time.monotonic()
+            out = client.predict(f"load test {n}: a lighthouse at dawn", api_name="/generate")
+            jobs = out.get("jobs") or []
+            good = bool(jobs) and all(j.get("state") == "succeeded" and j.get("images") for j in jobs)
+            result.update(ok=good, error=None if good else "not-succeeded")
+        except Exception as exc:  # noqa: BLE001 - every kind of failure is a figure here
+            result.update(ok=False, error=type(exc).__name__)
+        result["seconds"] = round(time.monotonic() - started, 2)
+        with out_lock:
+            print(json.dumps(result), flush=True)
+
+    threads = [threading.Thread(target=session, args=(first + i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+# --- the conductor ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+class Children:
+    """Processes this bench started, each in its own process group; all stopped on exit."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, args: list[str], env: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
+        proc = subprocess.Popen(args, env=env, cwd=ROOT, start_new_session=True, **kwargs)
+        self.procs.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    continue
+        for proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+
+
+def wait_http(url: str, timeout: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"bench: nothing answered at {url} within {timeout:.0f} s")
+
+
+def proc_sample(pid: int) -> tuple[int, int]:
+    """(threads, RSS in MB) of ``pid`` from /proc."""
+    threads = rss = 0
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Threads:"):
+                threads = int(line.split()[1])
+            elif line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return threads, rss
+
+
+class Probes:
+    """Times ``/job`` (no downloads) and ``GET /`` every PROBE_EVERY seconds; samples threads and RSS."""
+
+    def __init__(self, url: str, job_id: str, session: str, app_pid: int):
+        from gradio_client import Client
+        import httpx
+
+        self.url, self.job_id, self.session, self.app_pid = url, job_id, session, app_pid
+        self.client = Client(url, verbose=False, download_files=False)
+        self.http = httpx.Client(timeout=60)
+        self.event_ms: list[float] = []
+        self.page_ms: list[float] = []
+        self.event_errors = collections.Counter()
+        self.peak_threads = self.peak_rss = 0
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def _every(self, action) -> None:
+        while not self._stop.is_set():
+            began = time.monotonic()
+            action()
+            self._stop.wait(max(0.0, PROBE_EVERY - (time.monotonic() - began)))
+
+    def _event(self) -> None:
+        began = time.perf_counter()
+        try:
+            out = self.client.predict(self.job_id, "", self.session, api_name="/job")
+            assert out["jobs"][0]["id"] == self.job_id
+            self.event_ms.append((time.perf_counter() - began) * 1000)
+        except Exception as exc:  # noqa: BLE001
+            self.event_errors[type(exc).__name__] += 1
+
+    def _page(self) -> None:
+        began = time.perf_counter()
+        try:
+            self.http.get(self.url + "/").raise_for_status()
+            self.page_ms.append((time.perf_counter() - began) * 1000)
+        except Exception as exc:  # noqa: BLE001
+            self.event_errors["page " + type(exc).__name__] += 1
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.2):
+            threads, rss = proc_sample(self.app_pid)
+            self.peak_threads, self.peak_rss = max(self.peak_threads, threads), max(self.peak_rss, rss)
+
+    def start(self) -> "Probes":
+        self._stop.clear()
+        self.event_ms, self.page_ms = [], []
+        self._threads = [threading.Thread(target=self._every, args=(a,), daemon=True) for a in (self._event, self._page)]
+        self._threads.append(threading.Thread(target=self._sample, daemon=True))
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self) -> tuple[list[float], list[float]]:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=120)
+        return self.event_ms, self.page_ms
+
+
+def start_app(children: Children, args: argparse.Namespace, work: Path) -> tuple[str, subprocess.Popen]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AKOOL_", "GRADIO_"))}
+    port = free_port()
+    env.update(
+        AKOOL_CACHE_DIR=str(work / "cache"), GRADIO_TEMP_DIR=str(work / "gradio"), GRADIO_ANALYTICS_ENABLED="False",
+        PYTHONUNBUFFERED="1",
+    )
+    if args.backend == "external":
+        sim_port = free_port()
+        sim = children.start(
+            [sys.executable, __file__, "--role", "simulator", "--port", str(sim_port), "--speed", str(args.speed)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        if sim.stdout.readline().strip() != "ready":
+            raise SystemExit("bench: the simulator did not start")
+        env.update(AKOOL_BASE_URL=f"http://127.0.0.1:{sim_port}", AKOOL_API_KEY=API_KEY)
+    else:
+        env.update(AKOOL_DEMO_SPEED=str(args.speed))
+    log = open(work / "app.log", "w")
+    app = children.start(
+        [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port), "--log-level", "WARNING"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + "/healthz", 120)
+    return url, app
+
+
+def summary(name: str, values: list[float]) -> str:
+    return f"{name} p50 {pct(values, 0.5):.0f} ms, p95 {pct(values, 0.95):.0f} ms ({len(values)} samples)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=100, help="gradio_client sessions at once (default 100)")
+    parser.add_argument("--backend", choices=("external", "demo"), default="external",
+                        help="external: cheap-image simulator in its own process (default); demo: python app.py as is")
+    parser.add_argument("--workers", type=int, default=4, help="processes the sessions are spread over")
+    parser.add_argument("--speed", type=float, default=1.0, help="simulator speed factor (1 = Akool-like seconds)")
+    parser.add_argument("--timeout", type=float, default=600.0, help="give up on the sessions after this long")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (app log, cache)")
+    # internal roles of the child processes
+    parser.add_argument("--role", choices=("conductor", "simulator", "sessions"), default="conductor", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--url", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--start-at", type=float, default=0.0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.role == "simulator":
+        return serve_cheap_simulator(args.port, args.speed)
+    if args.role == "sessions":
+        return run_sessions(args.url, args.first, args.count, args.start_at)
+    if args.sessions < 1 or args.workers < 1:
+        parser.error("--sessions and --workers must be at least 1")
+
+    from gradio_client import Client
+
+    work = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    children = Children()
+    try:
+        url, app = start_app(children, args, work)
+        print(f"app at {url} ({args.backend} backend, pid {app.pid}); {os.cpu_count()} cores", flush=True)
+        warm = Client(url, verbose=False, download_files=str(work / "warm"))
+        first = warm.predict("the job the probe reads", api_name="/generate")
+        job_id, session = first["jobs"][0]["id"], first["session"]
+        probes = Probes(url, job_id, session, app.pid).start()
+        time.sleep(IDLE_SECONDS)
+        idle_event, idle_page = probes.stop()
+        idle_threads, idle_rss = proc_sample(app.pid)
+        print(f"idle: {summary('/job', idle_event)}; {summary('GET /', idle_page)}; "
+              f"app {idle_threads} threads, {idle_rss} MB RSS", flush=True)
+
+        probes.start()
+        start_at = time.time() + START_DELAY
+        per = -(-args.sessions // args.workers)
+        workers = []
+        for w in range(args.workers):
+            count = min(per, args.sessions - w * per)
+            if count <= 0:
+                break
+            workers.append(children.start(
+                [sys.executable, __file__, "--role", "sessions", "--url", url, "--first", str(w * per),
+                 "--count", str(count), "--start-at", str(start_at)],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            ))
+        results: list[dict] = []
+        lock = threading.Lock()
+
+        def collect(proc: subprocess.Popen) -> None:
+            for line in proc.stdout:
+                try:
+                    item = json.loads(line)
+                except ValueError:
+                    continue
+                with lock:
+                    results.append(item)
+
+        readers = [threading.Thread(target=collect, args=(p,), daemon=True) for p in workers]
+        for r in readers:
+            r.start()
+        deadline = time.monotonic() + args.timeout
+        for r in readers:
+            r.join(timeout=max(0.0, deadline - time.monotonic()))
+        load_seconds = time.time() - start_at
+        event_ms, page_ms = probes.stop()
+
+        ok = sum(1 for r in results if r.get("ok"))
+        errors = collections.Counter(r["error"] for r in results if not r.get("ok"))
+        missing = args.sessions - len(results)
+        if missing:
+            errors["no answer before --timeout"] += missing
+        durations = [r["seconds"] for r in results if r.get("ok")]
+        print(f"load: {args.sessions} sessions in {load_seconds:.0f} s; session p50 {pct(durations, 0.5):.1f} s, "
+              f"p95 {pct(durations, 0.95):.1f} s", flush=True)
+        print(f"sessions ok: {ok} of {args.sessions}", flush=True)
+        print("client errors by kind: " + (", ".join(f"{k} x{v}" for k, v in errors.most_common()) or "none"), flush=True)
+        if probes.event_errors:
+            print("probe errors: " + ", ".join(f"{k} x{v}" for k, v in probes.event_errors.most_common()), flush=True)
+        print(f"under load: {summary('quick event /job', event_ms)}; {summary('GET /', page_ms)}", flush=True)
+        print(f"app process peak: {probes.peak_threads} threads, {probes.peak_rss} MB RSS "
+              f"(idle {idle_threads} threads, {idle_rss} MB)", flush=True)
+        print(f"load: sessions={args.sessions} ok={ok} errors={sum(errors.values())} "
+              f"event_p95_ms={pct(event_ms, 0.95):.0f} page_p95_ms={pct(page_ms, 0.95):.0f}", flush=True)
+    finally:
+        children.stop()
+        if args.keep:
+            print(f"work folder kept: {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
