@@ -159,7 +159,7 @@ def test_a_restarted_app_finds_its_jobs_even_with_the_local_index_wiped(data_roo
     running = started()
     try:
         client = gradio_client.Client(running.local_url, verbose=False)
-        made = client.predict(prompt="A harbour at night", api_name="/generate")
+        made = client.predict(prompt="A harbour at night", originals=True, api_name="/generate")
         session, job = made["session"], made["jobs"][0]
         assert job["state"] == "succeeded" and job["images"]
         first = images(job)
@@ -174,7 +174,7 @@ def test_a_restarted_app_finds_its_jobs_even_with_the_local_index_wiped(data_roo
         running = started()
         try:
             client = gradio_client.Client(running.local_url, verbose=False)
-            again = client.predict(job_id=job["id"], session=session, api_name="/job")["jobs"][0]
+            again = client.predict(job_id=job["id"], session=session, originals=True, api_name="/job")["jobs"][0]
             assert again["state"] == "succeeded" and again["prompt"] == "A harbour at night"
             assert images(again) == first
             studio = running.studio

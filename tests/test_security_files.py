@@ -35,7 +35,7 @@ def app(tmp_path_factory):
 def made(app):
     """One finished job of a first visitor: (result, its stored original and preview paths)."""
     client = Client(app.local_url, verbose=False)
-    result = client.predict(prompt="A private lighthouse", api_name="/generate")
+    result = client.predict(prompt="A private lighthouse", originals=True, api_name="/generate")
     job = result["jobs"][0]
     assert job["state"] == "succeeded", job
     record = app.studio.store.get(job["id"])

@@ -58,14 +58,16 @@ def _open(path: str) -> Image.Image:
 
 def test_only_the_named_endpoints_are_public(client):
     info = client.view_api(print_info=False, return_format="dict")
-    assert sorted(info["named_endpoints"]) == ["/check_again", "/generate", "/history", "/job", "/press_button"]
+    assert sorted(info["named_endpoints"]) == [
+        "/check_again", "/generate", "/history", "/job", "/original", "/press_button",
+    ]
     assert info["unnamed_endpoints"] == {}
     params = [p["parameter_name"] for p in info["named_endpoints"]["/generate"]["parameters"]]
     assert params[:3] == ["prompt", "negative_prompt", "scale"] and "api_key" in params and "session" in params
 
 
 def test_generate_waits_and_returns_local_images(client):
-    result = client.predict(prompt="A red kite over green hills", batch=2, api_name="/generate")
+    result = client.predict(prompt="A red kite over green hills", batch=2, originals=True, api_name="/generate")
     assert len(result["session"]) >= 16
     jobs = result["jobs"]
     assert len(jobs) == 2 and len({j["id"] for j in jobs}) == 2
@@ -90,7 +92,8 @@ def test_press_button_makes_a_4k_child_and_marks_the_button_used(client):
     assert child["state"] == "succeeded" and child["kind"] == "button"
     assert child["parent_id"] == parent["id"] and child["button"] == "U1"
     assert child["lineage"].startswith("U1 of ")
-    big = _open(child["images"][0]["original"])
+    assert child["images"][0]["original"] is None  # not downloaded unless asked for
+    big = _open(client.predict(job_id=child["id"], index=0, session=session, api_name="/original"))
     assert max(big.size) >= 3840, big.size  # 4K
     again = client.predict(job_id=parent["id"], session=session, api_name="/job")["jobs"][0]
     assert "U1" in again["used_buttons"] and "U1" not in again["buttons"]
@@ -141,7 +144,7 @@ def test_twenty_concurrent_generations_all_complete_and_overlap(client, running_
 
 
 def test_cache_files_are_never_served_directly(client, running_app):
-    result = client.predict(prompt="A guarded vault", api_name="/generate")
+    result = client.predict(prompt="A guarded vault", originals=True, api_name="/generate")
     job_id = result["jobs"][0]["id"]
     store = running_app.studio.store
     record = store.get(job_id)

@@ -333,5 +333,6 @@ def _setup_api(h: StudioHandlers) -> None:
     gr.api(api["generate"], api_name="generate", concurrency_limit=API_CONCURRENCY, concurrency_id="akool-api")
     gr.api(api["press_button"], api_name="press_button", concurrency_limit=API_CONCURRENCY, concurrency_id="akool-api")
     gr.api(api["job"], api_name="job", concurrency_limit=QUICK_CONCURRENCY, concurrency_id="quick")
+    gr.api(api["original"], api_name="original", concurrency_limit=QUICK_CONCURRENCY, concurrency_id="quick")
     gr.api(api["check_again"], api_name="check_again", concurrency_limit=API_CONCURRENCY, concurrency_id="akool-api")
     gr.api(api["history"], api_name="history", concurrency_limit=QUICK_CONCURRENCY, concurrency_id="quick")

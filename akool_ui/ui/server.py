@@ -7,6 +7,9 @@ first request and Gradio's own routes are untouched):
   unguessable 256-bit tokens, nothing else in the cache is reachable this way.
 * ``POST /webhooks/akool``       Akool's callbacks; verified and applied by the Studio.
 * ``GET /healthz``               liveness and mode, for scripts and tests.
+* ``GET /media/<dir>/<name>``    a media link (API callers' ``original_url``), with immutable cache headers
+  (``media_files.py``; the same answer as Gradio's file route gives for media links through
+  ``MediaFastPath``).
 
 The cache directory (records, images, uploads, keys) is private. Gradio's ``/gradio_api/file=`` route
 serves anything under ``allowed_paths`` to whoever can spell its path, and job ids are guessable, so
@@ -51,6 +54,7 @@ from ..settings import Settings
 from .assets import ASSETS_DIR, CSS_PATH
 from .layout import DELETE_CACHE, build_ui
 from .media import MediaLinks
+from .media_files import MEDIA_ROUTE, MediaFastPath, media_response, resolve_media
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..service.studio import Studio
@@ -129,8 +133,8 @@ def check_private_cache(cache_dir: Path, gradio_cache: str | os.PathLike[str]) -
         )
 
 
-def create_routes(studio: "Studio") -> list[APIRoute]:
-    """Our HTTP routes (uploads, webhook, health), mounted beside Gradio's."""
+def create_routes(studio: "Studio", media: MediaLinks | None = None) -> list[APIRoute]:
+    """Our HTTP routes (uploads, webhook, health, media links), mounted beside Gradio's."""
 
     def upload(name: str) -> Response:
         found = studio.uploads.resolve(name)
@@ -199,10 +203,16 @@ def create_routes(studio: "Studio") -> list[APIRoute]:
     def health() -> dict[str, Any]:
         return {"status": "ok", "mode": studio.mode}
 
+    async def media_file(link_dir: str, name: str, request: Request) -> Response:
+        # async: one stat on the loop, the body streamed by Starlette's own worker-thread reads
+        path = resolve_media(media, link_dir, name) if media is not None else None
+        return media_response(path, request.headers) if path is not None else Response(status_code=404)
+
     return [
         APIRoute(UPLOAD_ROUTE + "/{name}", upload, methods=["GET", "HEAD"], include_in_schema=False),
         APIRoute(WEBHOOK_ROUTE, webhook, methods=["POST"], include_in_schema=False),
         APIRoute(HEALTH_ROUTE, health, methods=["GET"], include_in_schema=False),
+        APIRoute(MEDIA_ROUTE + "/{link_dir}/{name}", media_file, methods=["GET", "HEAD"], include_in_schema=False),
     ]
 
 
@@ -274,8 +284,9 @@ def launch(
             allowed_paths=[str(ASSETS_DIR)],
             blocked_paths=[str(folder) for folder in private],
             app_kwargs={
-                "routes": create_routes(studio),
-                "middleware": [Middleware(PrivateFilesGuard, roots=private)],
+                "routes": create_routes(studio, media),
+                # The guard first (outermost): nothing under the cache is ever answered, by either.
+                "middleware": [Middleware(PrivateFilesGuard, roots=private), Middleware(MediaFastPath, media=media)],
             },
             # No run history: it would keep every event's inputs (the API key among them) in the browser.
             run_history=False,

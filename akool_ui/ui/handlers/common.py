@@ -8,11 +8,13 @@ a generic sentence.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import html
 import inspect
 import ipaddress
 import logging
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Sequence
 
@@ -32,16 +34,25 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "STREAM_CONCURRENCY", "API_CONCURRENCY", "QUICK_CONCURRENCY", "TICK_SECONDS", "USER_ERRORS",
-    "StudioAccess", "user_errors", "in_thread", "refuse", "client_address",
+    "StudioAccess", "user_errors", "in_thread", "refuse", "client_address", "QUICK_LANE", "WORK_LANE", "LANE_THREADS",
 ]
 
 # Events that wait on Akool (create, press, watch). They are async and await the tracker, so a high limit
 # costs no threads: 20 people generating at once must all progress (Gradio's default is 1 at a time).
 STREAM_CONCURRENCY = 100
-# The named API endpoints: same reasoning; gradio_client callers often fire many at once.
-API_CONCURRENCY = 100
+# The named API endpoints that may wait for images (/generate, /press_button): no limit at all. Waiting is
+# an await on the tracker's subscription (no thread, no worker slot), and what they do besides waiting runs
+# in the bounded thread lanes below, so a hundred scripts waiting at once cost a hundred coroutines.
+API_CONCURRENCY = None
 # Short disk reads (history pages, selection, reuse): bounded so a burst cannot take every thread.
 QUICK_CONCURRENCY = 32
+# Blocking work of the handlers runs in two thread lanes of its own (anyio capacity limiters), apart from
+# the pool Gradio and Starlette use for sync handlers and file reads: a burst of slow work (a create or a
+# press is an HTTP call to Akool; zips, publishing originals) queues in the work lane while quick reads
+# (a job, a history page, a selection) always find a free thread in theirs.
+QUICK_LANE = "quick"
+WORK_LANE = "work"
+LANE_THREADS = {QUICK_LANE: 8, WORK_LANE: 8}
 # How often a status stream re-renders while nothing changes, to tick the elapsed seconds.
 TICK_SECONDS = 1.0
 
@@ -116,9 +127,24 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-async def in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run a blocking call (HTTP to Akool, SQLite, files) off the event loop that serves every page."""
-    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+_lanes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, anyio.CapacityLimiter]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _limiter(lane: str) -> anyio.CapacityLimiter:
+    """The lane's limiter on the running event loop (each launched app serves from a loop of its own)."""
+    loop = asyncio.get_running_loop()
+    lanes = _lanes.get(loop)
+    if lanes is None:
+        lanes = _lanes[loop] = {name: anyio.CapacityLimiter(n) for name, n in LANE_THREADS.items()}
+    return lanes[lane]
+
+
+async def in_thread(fn: Callable[..., Any], *args: Any, lane: str = QUICK_LANE, **kwargs: Any) -> Any:
+    """Run a blocking call (HTTP to Akool, SQLite, files) off the event loop that serves every page, in
+    ``lane`` (``QUICK_LANE``: short reads; ``WORK_LANE``: HTTP to Akool, zips, bulk file work)."""
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=_limiter(lane))
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -15,7 +15,7 @@ from ...akool.models import ImageRequest
 from ...service.uploads import NoPublicUrl
 from .. import views
 from ..panels import AUTO_MODEL, FormFill, FormPanel, Updates, new_view, session_of
-from .common import StudioAccess, _key, client_address, in_thread, refuse, user_errors
+from .common import WORK_LANE, StudioAccess, _key, client_address, in_thread, refuse, user_errors
 from .results import ResultsHandlers
 
 __all__ = ["CreateHandlers"]
@@ -68,7 +68,7 @@ class CreateHandlers:
             api_key=_key(api_key), owner=owner, address=address,
         )
         records = await in_thread(
-            self.access.studio.submit, image_request, api_key=_key(api_key), owner=owner, client_address=address
+            self.access.studio.submit, image_request, lane=WORK_LANE, api_key=_key(api_key), owner=owner, client_address=address
         )
         own = _key(api_key) is not None
         made = {r.id: views.session_entry(r, own=own) for r in records}
@@ -88,7 +88,7 @@ class CreateHandlers:
             if not job_id:
                 raise refuse("Select an image first, then press a button.")
             child = await in_thread(
-                self.access.studio.press, job_id, button, api_key=_key(api_key), owner=owner,
+                self.access.studio.press, job_id, button, lane=WORK_LANE, api_key=_key(api_key), owner=owner,
                 client_address=client_address(request),
             )
             made = views.session_entry(child, own=_key(api_key) is not None)
@@ -108,7 +108,7 @@ class CreateHandlers:
         job_id = (view or {}).get("selected")
         if not job_id:
             raise refuse("Select a job first.")
-        await in_thread(self.access.studio.check_again, job_id, api_key=_key(api_key), owner=owner)
+        await in_thread(self.access.studio.check_again, job_id, lane=WORK_LANE, api_key=_key(api_key), owner=owner)
         records = await in_thread(self.access.records, view["jobs"], owner)
         async for update in self.results.stream(view, owner, records):
             yield update
