@@ -168,6 +168,15 @@ def wait_http(url: str, timeout: float) -> None:
     raise SystemExit(f"bench: nothing answered at {url} within {timeout:.0f} s")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time ``pid`` has used so far (less noisy than latencies on a busy machine)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def proc_sample(pid: int) -> tuple[int, int]:
     """(threads, RSS in MB) of ``pid`` from /proc."""
     threads = rss = 0
@@ -317,6 +326,7 @@ def main() -> None:
               f"app {idle_threads} threads, {idle_rss} MB RSS", flush=True)
 
         probes.start()
+        cpu_before = cpu_seconds(app.pid)
         start_at = time.time() + START_DELAY
         per = -(-args.sessions // args.workers)
         workers = []
@@ -349,6 +359,7 @@ def main() -> None:
             r.join(timeout=max(0.0, deadline - time.monotonic()))
         load_seconds = time.time() - start_at
         event_ms, page_ms = probes.stop()
+        app_cpu = cpu_seconds(app.pid) - cpu_before
 
         ok = sum(1 for r in results if r.get("ok"))
         errors = collections.Counter(r["error"] for r in results if not r.get("ok"))
@@ -364,7 +375,9 @@ def main() -> None:
             print("probe errors: " + ", ".join(f"{k} x{v}" for k, v in probes.event_errors.most_common()), flush=True)
         print(f"under load: {summary('quick event /job', event_ms)}; {summary('GET /', page_ms)}", flush=True)
         print(f"app process peak: {probes.peak_threads} threads, {probes.peak_rss} MB RSS "
-              f"(idle {idle_threads} threads, {idle_rss} MB)", flush=True)
+              f"(idle {idle_threads} threads, {idle_rss} MB); {app_cpu:.1f} CPU seconds during the load", flush=True)
+        print(f"machine load average now: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores; above that, "
+              "latencies are noise)", flush=True)
         print(f"load: sessions={args.sessions} ok={ok} errors={sum(errors.values())} "
               f"event_p95_ms={pct(event_ms, 0.95):.0f} page_p95_ms={pct(page_ms, 0.95):.0f}", flush=True)
     finally:

@@ -9,6 +9,8 @@ decides when to try again.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor, wait as wait_futures
 from enum import Enum
 from typing import Callable
@@ -20,9 +22,26 @@ from ..jobs.events import JobEvent
 from . import downloads, images
 from .store import JobStore, RecordNotFound
 
-__all__ = ["Downloader", "Outcome"]
+__all__ = ["Downloader", "Outcome", "IMAGE_WORK_SLOTS"]
 
 log = logging.getLogger(__name__)
+
+# Checking a result and making its preview is CPU work (tens of ms per 1080p image, more at 4K) and the
+# store write follows it: at most this many at once, on threads the OS ranks below the rest, so a burst of
+# finishing jobs leaves a core to the event loop that serves pages and quick API calls. Fetches (network
+# waits) still run in parallel.
+IMAGE_WORK_SLOTS = max(1, (os.cpu_count() or 2) - 1)
+# How much lower (``nice``) the fetch threads run than the rest of the process.
+FETCH_NICENESS = 5
+
+
+def _lower_priority() -> None:
+    """Make the calling thread yield the CPU to the server's own threads (Linux: nice is per thread)."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + FETCH_NICENESS))
+    except (AttributeError, OSError):  # no per-thread priority here: the slot bound still applies
+        pass
 
 
 class Outcome(Enum):
@@ -46,7 +65,8 @@ class Downloader:
     ):
         self.store = store
         self._publish = publish
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="akool-fetch")
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="akool-fetch", initializer=_lower_priority)
+        self._image_slots = threading.BoundedSemaphore(IMAGE_WORK_SLOTS)
         self._owns_session = session is None
         self._http = session or downloads.download_session(workers)
 
@@ -106,9 +126,11 @@ class Downloader:
             self._failed(job_id, indexes, wording.DOWNLOAD_RETRYING)
             return
         try:
-            parts = images.split_grid(data) if is_grid else [data]
+            with self._image_slots:
+                parts = images.split_grid(data) if is_grid else [data]
             for index in indexes:
-                self.store.store_original(job_id, index, parts[index] if is_grid else data, remote_url=url)
+                with self._image_slots:
+                    self.store.store_original(job_id, index, parts[index] if is_grid else data, remote_url=url)
                 record = self.store.get(job_id)
                 if record is not None:
                     self._publish(lifecycle.image_ready(record, index))
