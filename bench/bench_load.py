@@ -14,7 +14,7 @@ Meanwhile this process times a quick event (``/job`` on an existing job, no file
 ``GET /`` every 0.5 s, and samples the app process's threads and RSS. The same probes run for a few
 seconds before the load (the idle baseline of the same run). Prints figures; never passes or fails.
 
-    python bench/bench_load.py [--sessions 100] [--backend external|demo] [--workers 4] [--speed 1]
+    python bench/bench_load.py [--sessions 100] [--backend external|demo] [--workers 4] [--speed 1] [--app-dir D]
 
 The last line is exactly::
 
@@ -131,8 +131,9 @@ class Children:
     def __init__(self) -> None:
         self.procs: list[subprocess.Popen] = []
 
-    def start(self, args: list[str], env: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
-        proc = subprocess.Popen(args, env=env, cwd=ROOT, start_new_session=True, **kwargs)
+    def start(self, args: list[str], env: dict[str, str] | None = None, cwd: str | Path = ROOT,
+              **kwargs) -> subprocess.Popen:
+        proc = subprocess.Popen(args, env=env, cwd=cwd, start_new_session=True, **kwargs)
         self.procs.append(proc)
         return proc
 
@@ -203,6 +204,8 @@ class Probes:
         self.http = httpx.Client(timeout=60)
         self.event_ms: list[float] = []
         self.page_ms: list[float] = []
+        self.slow: list[tuple[float, float, str]] = []  # (ms, seconds since start, what)
+        self.started = time.monotonic()
         self.event_errors = collections.Counter()
         self.peak_threads = self.peak_rss = 0
         self._stop = threading.Event()
@@ -219,7 +222,7 @@ class Probes:
         try:
             out = self.client.predict(self.job_id, "", self.session, api_name="/job")
             assert out["jobs"][0]["id"] == self.job_id
-            self.event_ms.append((time.perf_counter() - began) * 1000)
+            self._took(self.event_ms, began, "/job")
         except Exception as exc:  # noqa: BLE001
             self.event_errors[type(exc).__name__] += 1
 
@@ -227,9 +230,17 @@ class Probes:
         began = time.perf_counter()
         try:
             self.http.get(self.url + "/").raise_for_status()
-            self.page_ms.append((time.perf_counter() - began) * 1000)
+            self._took(self.page_ms, began, "GET /")
         except Exception as exc:  # noqa: BLE001
             self.event_errors["page " + type(exc).__name__] += 1
+
+    def _took(self, into: list[float], began: float, what: str) -> None:
+        ms = (time.perf_counter() - began) * 1000
+        into.append(ms)
+        self.slow.append((ms, time.monotonic() - self.started, what))
+
+    def slowest(self, n: int = 6) -> str:
+        return ", ".join(f"{what} {ms:.0f} ms at +{at:.0f} s" for ms, at, what in sorted(self.slow, reverse=True)[:n])
 
     def _sample(self) -> None:
         while not self._stop.wait(0.2):
@@ -238,7 +249,8 @@ class Probes:
 
     def start(self) -> "Probes":
         self._stop.clear()
-        self.event_ms, self.page_ms = [], []
+        self.event_ms, self.page_ms, self.slow = [], [], []
+        self.started = time.monotonic()
         self._threads = [threading.Thread(target=self._every, args=(a,), daemon=True) for a in (self._event, self._page)]
         self._threads.append(threading.Thread(target=self._sample, daemon=True))
         for t in self._threads:
@@ -272,8 +284,9 @@ def start_app(children: Children, args: argparse.Namespace, work: Path) -> tuple
         env.update(AKOOL_DEMO_SPEED=str(args.speed))
     log = open(work / "app.log", "w")
     app = children.start(
-        [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port), "--log-level", "WARNING"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        [sys.executable, str(Path(args.app_dir) / "app.py"), "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "WARNING"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=args.app_dir,
     )
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/healthz", 120)
@@ -293,6 +306,9 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=1.0, help="simulator speed factor (1 = Akool-like seconds)")
     parser.add_argument("--timeout", type=float, default=600.0, help="give up on the sessions after this long")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (app log, cache)")
+    parser.add_argument("--app-dir", default=str(ROOT),
+                        help="the checkout whose app.py is measured (default: this one; e.g. an export of main "
+                             "to measure 'before' with the same bench)")
     # internal roles of the child processes
     parser.add_argument("--role", choices=("conductor", "simulator", "sessions"), default="conductor", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -374,6 +390,8 @@ def main() -> None:
         if probes.event_errors:
             print("probe errors: " + ", ".join(f"{k} x{v}" for k, v in probes.event_errors.most_common()), flush=True)
         print(f"under load: {summary('quick event /job', event_ms)}; {summary('GET /', page_ms)}", flush=True)
+        print(f"slowest probes (seconds after the probes started, sessions start at +{START_DELAY:.0f} s): "
+              f"{probes.slowest()}", flush=True)
         print(f"app process peak: {probes.peak_threads} threads, {probes.peak_rss} MB RSS "
               f"(idle {idle_threads} threads, {idle_rss} MB); {app_cpu:.1f} CPU seconds during the load", flush=True)
         print(f"machine load average now: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores; above that, "

@@ -27,7 +27,7 @@ from ...service.owners import is_browser_id, new_browser_id
 from .. import views
 from ..media_files import media_url_path
 from .common import (
-    TICK_SECONDS, WORK_LANE, StudioAccess, _flag, _key, _text, client_address, in_thread, refuse, user_errors,
+    QUICK_LANE, TICK_SECONDS, WORK_LANE, StudioAccess, _flag, _key, _text, client_address, in_thread, refuse, user_errors,
 )
 
 __all__ = ["ApiHandlers", "API_WAIT_LIMIT"]
@@ -100,9 +100,13 @@ class ApiHandlers:
         data["images"] = images
         return data
 
-    async def _jobs(self, records: list[JobRecord], *, root: str, originals: bool) -> list[dict[str, Any]]:
-        # Publishing links is file work (stat, hard link): a thread, not the event loop.
-        return await in_thread(lambda: [self._job(r, root=root, originals=originals) for r in records])
+    async def _jobs(
+        self, records: list[JobRecord], *, root: str, originals: bool, lane: str = QUICK_LANE
+    ) -> list[dict[str, Any]]:
+        # Publishing links is file work (stat, hard link): a thread, not the event loop. The results of
+        # calls that waited arrive in bursts (a hundred jobs finishing together): those go to the work
+        # lane, so a quick /job never queues behind them.
+        return await in_thread(lambda: [self._job(r, root=root, originals=originals) for r in records], lane=lane)
 
     async def _wait(self, job_ids: list[str], owner: str) -> list[JobRecord]:
         records = await in_thread(self.access.records, job_ids, owner)
@@ -157,7 +161,8 @@ class ApiHandlers:
             )
             ids = [r.id for r in records]
             records = await self._wait(ids, owner) if wait else list(records)
-            return {"session": session, "jobs": await self._jobs(records, root=root_url(request), originals=originals)}
+            jobs = await self._jobs(records, root=root_url(request), originals=originals, lane=WORK_LANE)
+            return {"session": session, "jobs": jobs}
 
         @user_errors
         async def press_button(
@@ -175,7 +180,8 @@ class ApiHandlers:
                 lane=WORK_LANE,
             )
             records = await self._wait([child.id], owner) if wait else [child]
-            return {"session": session, "jobs": await self._jobs(records, root=root_url(request), originals=originals)}
+            jobs = await self._jobs(records, root=root_url(request), originals=originals, lane=WORK_LANE)
+            return {"session": session, "jobs": jobs}
 
         @user_errors
         async def job(
