@@ -228,7 +228,7 @@ class ApiHandlers:
                 studio.check_again, _text(job_id, "job_id"), api_key=_key(api_key), owner=owner, lane=WORK_LANE
             )
             records = await self._wait([record.id], owner) if wait else [record]
-            jobs = await self._jobs(records, root=root_url(request), originals=originals)
+            jobs = await self._jobs(records, root=root_url(request), originals=originals, lane=WORK_LANE)
             return {"session": session, "jobs": jobs}
 
         @user_errors
