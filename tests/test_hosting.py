@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 
 import akool_ui.settings as settings_module
 from akool_ui.bootstrap import build_studio
@@ -154,12 +155,13 @@ def test_a_restarted_app_finds_its_jobs_even_with_the_local_index_wiped(data_roo
         return launch_app(settings, host="127.0.0.1", port=None, quiet=True)
 
     def images(job: dict) -> list[tuple[bytes, bytes]]:
-        return [(Path(i["original"]).read_bytes(), Path(i["preview"]).read_bytes()) for i in job["images"]]
+        return [(requests.get(i["original_url"], timeout=10).content, Path(i["preview"]).read_bytes())
+                for i in job["images"]]
 
     running = started()
     try:
         client = gradio_client.Client(running.local_url, verbose=False)
-        made = client.predict(prompt="A harbour at night", originals=True, api_name="/generate")
+        made = client.predict(prompt="A harbour at night", api_name="/generate")
         session, job = made["session"], made["jobs"][0]
         assert job["state"] == "succeeded" and job["images"]
         first = images(job)
@@ -174,7 +176,7 @@ def test_a_restarted_app_finds_its_jobs_even_with_the_local_index_wiped(data_roo
         running = started()
         try:
             client = gradio_client.Client(running.local_url, verbose=False)
-            again = client.predict(job_id=job["id"], session=session, originals=True, api_name="/job")["jobs"][0]
+            again = client.predict(job_id=job["id"], session=session, api_name="/job")["jobs"][0]
             assert again["state"] == "succeeded" and again["prompt"] == "A harbour at night"
             assert images(again) == first
             studio = running.studio

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
+import requests
 from gradio.utils import get_upload_folder
 
 from akool_ui.settings import Settings
@@ -35,7 +36,7 @@ def app(tmp_path_factory):
 def made(app):
     """One finished job of a first visitor: (result, its stored original and preview paths)."""
     client = Client(app.local_url, verbose=False)
-    result = client.predict(prompt="A private lighthouse", originals=True, api_name="/generate")
+    result = client.predict(prompt="A private lighthouse", api_name="/generate")
     job = result["jobs"][0]
     assert job["state"] == "succeeded", job
     record = app.studio.store.get(job["id"])
@@ -122,10 +123,12 @@ def test_the_owner_gets_working_links_that_name_no_job_path(app, made):
     result, original, preview = made
     image = result["jobs"][0]["images"][0]
     job_id = result["jobs"][0]["id"]
-    for key, stored in (("original", original), ("preview", preview)):
-        url = image[key]
-        # gradio_client downloaded the file: same bytes as the store, from a path outside the cache
-        assert Path(url).read_bytes() == stored.read_bytes()
+    # gradio_client downloaded the preview: same bytes as the store, from a path outside the cache; the
+    # original is a URL to the owner's link, with the stored bytes as they are
+    assert Path(image["preview"]).read_bytes() == preview.read_bytes()
+    response = requests.get(image["original_url"], timeout=10)
+    assert response.status_code == 200 and response.content == original.read_bytes()
+    assert str(original.parent) not in image["original_url"]
     links = list((Path(get_upload_folder()) / "akool-media").glob(f"*/{job_id}-*"))
     assert links, "the app published nothing for the owner"
     for link in links:

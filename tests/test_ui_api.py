@@ -67,7 +67,7 @@ def test_only_the_named_endpoints_are_public(client):
 
 
 def test_generate_waits_and_returns_local_images(client):
-    result = client.predict(prompt="A red kite over green hills", batch=2, originals=True, api_name="/generate")
+    result = client.predict(prompt="A red kite over green hills", batch=2, api_name="/generate")
     assert len(result["session"]) >= 16
     jobs = result["jobs"]
     assert len(jobs) == 2 and len({j["id"] for j in jobs}) == 2
@@ -77,7 +77,7 @@ def test_generate_waits_and_returns_local_images(client):
         assert "U1" in job["buttons"] and job["used_buttons"] == []
         assert job["images"], job
         for image in job["images"]:
-            original = _open(image["original"])
+            original = _open_bytes(requests.get(image["original_url"], timeout=10).content)
             preview = _open(image["preview"])
             assert original.size == (image["width"], image["height"])
             assert max(preview.size) <= 768 and preview.size[0] > 0
@@ -92,7 +92,7 @@ def test_press_button_makes_a_4k_child_and_marks_the_button_used(client):
     assert child["state"] == "succeeded" and child["kind"] == "button"
     assert child["parent_id"] == parent["id"] and child["button"] == "U1"
     assert child["lineage"].startswith("U1 of ")
-    assert child["images"][0]["original"] is None  # not downloaded unless asked for
+    assert "original" not in child["images"][0]  # a URL only: downloaded when asked for
     big = _open(client.predict(job_id=child["id"], index=0, session=session, api_name="/original"))
     assert max(big.size) >= 3840, big.size  # 4K
     again = client.predict(job_id=parent["id"], session=session, api_name="/job")["jobs"][0]
@@ -144,7 +144,7 @@ def test_twenty_concurrent_generations_all_complete_and_overlap(client, running_
 
 
 def test_cache_files_are_never_served_directly(client, running_app):
-    result = client.predict(prompt="A guarded vault", originals=True, api_name="/generate")
+    result = client.predict(prompt="A guarded vault", api_name="/generate")
     job_id = result["jobs"][0]["id"]
     store = running_app.studio.store
     record = store.get(job_id)
@@ -155,8 +155,8 @@ def test_cache_files_are_never_served_directly(client, running_app):
         for prefix in ("/gradio_api/file=", "/gradio_api/file/"):
             response = requests.get(f"{base}{prefix}{path}", timeout=10)
             assert response.status_code == 404, (prefix, path, response.status_code)
-    # ...while what the API handed out (Gradio's content-hashed copy) was served to the client above
-    assert Path(result["jobs"][0]["images"][0]["original"]).read_bytes() == original.read_bytes()
+    # ...while what the API handed out (the owner's link) serves it
+    assert requests.get(result["jobs"][0]["images"][0]["original_url"], timeout=10).content == original.read_bytes()
 
 
 def test_uploads_route_serves_only_stored_tokens(running_app):

@@ -1,5 +1,5 @@
-"""What API callers download, and how stored images are served: previews as files, originals as URLs (or
-files on request), immutable cache headers, ETags and 304s, and the handlers' thread lanes."""
+"""What API callers download, and how stored images are served: previews as files, originals as URLs (or a
+file from /original), immutable cache headers, ETags and 304s, and the handlers' thread lanes."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def test_a_default_call_downloads_previews_only_and_gives_original_urls(made, do
     (job,) = result["jobs"]
     assert job["state"] == "succeeded" and job["images"]
     for image in job["images"]:
-        assert image["original"] is None
+        assert "original" not in image
         assert Path(image["preview"]).is_file() and Path(image["preview"]).suffix == ".webp"
         assert image["original_url"].startswith(running_app.local_url.rstrip("/") + "/media/")
     fetched = [p for p in downloads.rglob("*") if p.is_file()]
@@ -92,13 +92,13 @@ def running_app_media_root(running_app) -> Path:
     return MediaLinks(b"k", get_upload_folder()).root
 
 
-def test_originals_come_as_files_when_asked(made, running_app):
+def test_an_original_comes_as_a_file_when_asked(made):
     client, result, stored = made
     job, session = result["jobs"][0], result["session"]
-    again = client.predict(job_id=job["id"], session=session, originals=True, api_name="/job")["jobs"][0]
-    assert Path(again["images"][0]["original"]).read_bytes() == stored.read_bytes()
     one = client.predict(job_id=job["id"], index=0, session=session, api_name="/original")
     assert Path(one).read_bytes() == stored.read_bytes()
+    again = client.predict(job["id"], 0, "", session, api_name="/original")  # positional, as in the README
+    assert Path(again).read_bytes() == stored.read_bytes()
 
 
 def test_original_refuses_what_it_cannot_give(made):
@@ -110,8 +110,6 @@ def test_original_refuses_what_it_cannot_give(made):
         client.predict(job_id=job["id"], index="0", session=session, api_name="/original")
     with pytest.raises(AppError, match="no job with that id"):
         client.predict(job_id=job["id"], index=0, session="someone-else-0123456789", api_name="/original")
-    with pytest.raises(AppError, match="must be true or false"):
-        client.predict(job_id=job["id"], session=session, originals="yes", api_name="/job")
 
 
 def test_the_media_route_serves_only_media_links(made, running_app):

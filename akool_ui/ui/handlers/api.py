@@ -6,8 +6,9 @@ false, 2.5 is not a batch size, and each refusal is one sentence.
 
 What a caller downloads is its choice: gradio_client downloads every FileData in a result, so a job's
 images carry only their preview as one (small WebP files); each original comes as ``original_url`` (fetch
-it when and if you want it; served with immutable cache headers, ``media_files.py``), or as a file too
-with ``originals=True``, or one at a time from ``/original``. Calls that wait hold no thread and no worker
+it when and if you want it; served with immutable cache headers, ``media_files.py``), or as a file from
+``/original``. The existing endpoints keep their parameters, so raw HTTP callers that send every value
+still match. Calls that wait hold no thread and no worker
 slot while they wait (``API_CONCURRENCY`` is unlimited): they await the tracker, and their blocking
 steps run in the handlers' bounded thread lanes (``common.in_thread``).
 """
@@ -81,8 +82,8 @@ class ApiHandlers:
             )
         return session or new_browser_id()
 
-    def _job(self, record: JobRecord, *, root: str = "", originals: bool = False) -> dict[str, Any]:
-        """A record as JSON: its preview files, and its originals as URLs (and files when asked)."""
+    def _job(self, record: JobRecord, *, root: str = "") -> dict[str, Any]:
+        """A record as JSON: its images' previews as files, their originals as URLs."""
         data = views.job_summary(record)
         images = []
         for entry in record.images:
@@ -95,18 +96,15 @@ class ApiHandlers:
             link = self.access.link(record, original, name)
             url_path = media_url_path(self.access.media, link) if link else None
             item["original_url"] = root + url_path if url_path else None
-            item["original"] = _file(link, name) if originals else None
             images.append(item)
         data["images"] = images
         return data
 
-    async def _jobs(
-        self, records: list[JobRecord], *, root: str, originals: bool, lane: str = QUICK_LANE
-    ) -> list[dict[str, Any]]:
+    async def _jobs(self, records: list[JobRecord], *, root: str, lane: str = QUICK_LANE) -> list[dict[str, Any]]:
         # Publishing links is file work (stat, hard link): a thread, not the event loop. The results of
         # calls that waited arrive in bursts (a hundred jobs finishing together): those go to the work
         # lane, so a quick /job never queues behind them.
-        return await in_thread(lambda: [self._job(r, root=root, originals=originals) for r in records], lane=lane)
+        return await in_thread(lambda: [self._job(r, root=root) for r in records], lane=lane)
 
     async def _wait(self, job_ids: list[str], owner: str) -> list[JobRecord]:
         records = await in_thread(self.access.records, job_ids, owner)
@@ -138,17 +136,16 @@ class ApiHandlers:
             session: str = "",
             wait: bool = True,
             model_name: str = "",
-            originals: bool = False,
             request: gr.Request | None = None,
         ) -> dict:
             """Create 1-4 images (text-to-image, or image-to-image from source_url) and, unless wait is false,
             wait for them. Returns {"session", "jobs": [...]}; pass session back to /job and /press_button.
-            Each image has a preview file and an original_url; originals=True also downloads the originals.
+            Each image has a preview file and an original_url (or use /original for the file).
             api_key is optional (your own Akool key; never stored). model_name: empty (Auto) or one of
             Akool's v4 models. On this app's own Akool setup, its spending limits apply."""
             session = self._session(session)
             owner = access.owner(api_key, session)
-            wait, originals = _flag(wait, "wait"), _flag(originals, "originals")
+            wait = _flag(wait, "wait")
             image_request = ImageRequest(
                 prompt=_text(prompt, "prompt"), negative_prompt=_text(negative_prompt, "negative_prompt"),
                 scale=_text(scale, "scale"), resolution=_text(resolution, "resolution"),
@@ -161,41 +158,37 @@ class ApiHandlers:
             )
             ids = [r.id for r in records]
             records = await self._wait(ids, owner) if wait else list(records)
-            jobs = await self._jobs(records, root=root_url(request), originals=originals, lane=WORK_LANE)
+            jobs = await self._jobs(records, root=root_url(request), lane=WORK_LANE)
             return {"session": session, "jobs": jobs}
 
         @user_errors
         async def press_button(
             job_id: str, button: str, api_key: str = "", session: str = "", wait: bool = True,
-            originals: bool = False, request: gr.Request | None = None,
+            request: gr.Request | None = None,
         ) -> dict:
             """Press U1-U4 (4K upscale) or V1-V4 (variation) on a finished job of yours; returns the new job
-            (its preview files and original_url; originals=True also downloads the originals)."""
+            (its preview files and original_url)."""
             session = self._session(session)
             owner = access.owner(api_key, session)
-            wait, originals = _flag(wait, "wait"), _flag(originals, "originals")
+            wait = _flag(wait, "wait")
             job_id, button = _text(job_id, "job_id"), _text(button, "button")
             child = await in_thread(
                 studio.press, job_id, button, api_key=_key(api_key), owner=owner, client_address=client_address(request),
                 lane=WORK_LANE,
             )
             records = await self._wait([child.id], owner) if wait else [child]
-            jobs = await self._jobs(records, root=root_url(request), originals=originals, lane=WORK_LANE)
+            jobs = await self._jobs(records, root=root_url(request), lane=WORK_LANE)
             return {"session": session, "jobs": jobs}
 
         @user_errors
-        async def job(
-            job_id: str, api_key: str = "", session: str = "", originals: bool = False,
-            request: gr.Request | None = None,
-        ) -> dict:
+        async def job(job_id: str, api_key: str = "", session: str = "", request: gr.Request | None = None) -> dict:
             """One of your jobs as it is now: state, buttons, lineage and its images (preview files and
-            original_url; originals=True also downloads the originals)."""
+            original_url)."""
             session = self._session(session)
-            originals = _flag(originals, "originals")
             record = await in_thread(studio.get, _text(job_id, "job_id"), access.owner(api_key, session))
             if record is None:
                 raise refuse("There is no job with that id in this session's history.")
-            return {"session": session, "jobs": await self._jobs([record], root=root_url(request), originals=originals)}
+            return {"session": session, "jobs": await self._jobs([record], root=root_url(request))}
 
         @user_errors
         async def original(job_id: str, index: int = 0, api_key: str = "", session: str = "") -> dict:
@@ -216,19 +209,19 @@ class ApiHandlers:
 
         @user_errors
         async def check_again(
-            job_id: str, api_key: str = "", session: str = "", wait: bool = True, originals: bool = False,
+            job_id: str, api_key: str = "", session: str = "", wait: bool = True,
             request: gr.Request | None = None,
         ) -> dict:
             """Look again at a job of yours that timed out, was stopped, or whose downloads gave up: poll
             Akool now (a fresh deadline) and fetch what it still holds; unless wait is false, wait for it."""
             session = self._session(session)
             owner = access.owner(api_key, session)
-            wait, originals = _flag(wait, "wait"), _flag(originals, "originals")
+            wait = _flag(wait, "wait")
             record = await in_thread(
                 studio.check_again, _text(job_id, "job_id"), api_key=_key(api_key), owner=owner, lane=WORK_LANE
             )
             records = await self._wait([record.id], owner) if wait else [record]
-            jobs = await self._jobs(records, root=root_url(request), originals=originals, lane=WORK_LANE)
+            jobs = await self._jobs(records, root=root_url(request), lane=WORK_LANE)
             return {"session": session, "jobs": jobs}
 
         @user_errors
