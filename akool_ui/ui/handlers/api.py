@@ -110,7 +110,8 @@ class ApiHandlers:
         records = await in_thread(self.access.records, job_ids, owner)
         watching = [r.id for r in records if r.is_in_flight]
         if watching:
-            subscription = self.access.studio.subscribe(watching)
+            # subscribing reads each job's record (its first "Current" event): a thread, not the loop
+            subscription = await in_thread(self.access.studio.subscribe, watching)
             deadline = time.monotonic() + API_WAIT_LIMIT
             try:
                 while not subscription.done and time.monotonic() < deadline:

@@ -78,7 +78,7 @@ class ResultsHandlers:
         if not watching:
             return
         by_id = {r.id: r for r in records}
-        subscription = self.access.studio.subscribe(watching)
+        subscription = await in_thread(self.access.studio.subscribe, watching)  # reads records: not on the loop
         try:
             while not subscription.done:
                 event = await subscription.aget(timeout=TICK_SECONDS)
