@@ -176,4 +176,4 @@ def test_each_event_lists_every_component_its_handler_returns(wired):
 def test_build_ui_makes_the_page_and_only_the_named_public_endpoints(tmp_path):
     demo = build_ui(_studio(), browser_secret="0" * 32, media=MediaLinks(b"k" * 32, tmp_path))
     public = sorted(fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public")
-    assert public == ["check_again", "generate", "history", "job", "press_button"]
+    assert public == ["check_again", "generate", "history", "job", "original", "press_button"]
