@@ -7,6 +7,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -20,6 +21,10 @@ EXPORT_DIR_NAME = "akool-studio-exports"
 # A zip is built for the download button and fetched (copied by Gradio) within moments; an hour covers
 # a slow click without letting a busy server fill its temp disk.
 EXPORT_MAX_AGE = 3600.0
+# Writing a zip copies every original (several MB each at 4K): a few at once, so a burst of "download all"
+# cannot take every disk and worker thread; the others wait their turn.
+ZIPS_AT_ONCE = 2
+_zip_slots = threading.BoundedSemaphore(ZIPS_AT_ONCE)
 
 
 def _export_root() -> Path:
@@ -50,7 +55,7 @@ def zip_files(files: Iterable[tuple[Path, str]], name: str, *, max_age: float = 
     folder.mkdir(mode=0o700)
     dest = folder / Path(name).name
     written = 0
-    with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_STORED) as archive:
+    with _zip_slots, zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_STORED) as archive:
         for path, arcname in files:
             if Path(path).is_file():
                 archive.write(path, arcname=Path(arcname).name)

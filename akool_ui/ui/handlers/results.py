@@ -15,7 +15,7 @@ from ...jobs import JobRecord
 from ...jobs.events import Current
 from .. import views
 from ..panels import ResultsPanel, ResultsRender, Updates, new_view, session_of
-from .common import TICK_SECONDS, StudioAccess, in_thread, refuse, user_errors
+from .common import TICK_SECONDS, WORK_LANE, StudioAccess, in_thread, refuse, user_errors
 from .downloads import Downloads
 
 __all__ = ["ResultsHandlers"]
@@ -72,8 +72,9 @@ class ResultsHandlers:
         """Render ``view`` now, then on every tracker event (and once a second) until its jobs are final.
 
         Waiting is ``await subscription.aget``: no thread sleeps per watcher. Renders that read the store
-        or write a zip run in a worker thread; the per-second status tick is pure and runs inline."""
-        yield await in_thread(self.updates, view, records)
+        or write a zip run in the work lane (a burst of finishing jobs re-renders many panels at once, and
+        quick events keep their own lane); the per-second status tick is pure and runs inline."""
+        yield await in_thread(self.updates, view, records, lane=WORK_LANE)
         watching = [r.id for r in records if r.is_in_flight]
         if not watching:
             return
@@ -88,14 +89,14 @@ class ResultsHandlers:
                     # Every event is a change (the tracker publishes only those), except the Current
                     # snapshots a new subscription starts with: those matter only if they moved on.
                     if not isinstance(event, Current) or event.record.state is not current.state:
-                        yield await in_thread(self.updates, view, [by_id[r.id] for r in records])
+                        yield await in_thread(self.updates, view, [by_id[r.id] for r in records], lane=WORK_LANE)
                         continue
                 yield self.panel.status_update(views.status_markdown([by_id[r.id] for r in records]))
         finally:
             subscription.close()
         # The subscription is done: re-read so buttons/used_buttons written after the last event show.
         final = await in_thread(self.access.records, [r.id for r in records], owner)
-        yield await in_thread(self.updates, view, final or [by_id[r.id] for r in records])
+        yield await in_thread(self.updates, view, final or [by_id[r.id] for r in records], lane=WORK_LANE)
 
     # --- events ------------------------------------------------------------------------------------
 
