@@ -10,8 +10,9 @@ Starts, each in its own process:
 * session workers: ``--sessions`` gradio_client sessions, each calling ``/generate`` (batch 1, wait) at
   the same moment, as a new user's script would (default client settings, files downloaded).
 
-Meanwhile this process times a quick event (``/job`` on an existing job, no file downloads) and
-``GET /`` every 0.5 s, and samples the app process's threads and RSS. The same probes run for a few
+Meanwhile this process times a quick event (``/job`` on an existing job, no file downloads), ``GET /``
+and ``GET /healthz`` (a route with no work: how quickly the server itself answers) every 0.5 s, and
+samples the app process's threads, RSS and CPU time. The same probes run for a few
 seconds before the load (the idle baseline of the same run). Prints figures; never passes or fails.
 
     python bench/bench_load.py [--sessions 100] [--backend external|demo] [--workers 4] [--speed 1] [--app-dir D]
@@ -204,6 +205,7 @@ class Probes:
         self.http = httpx.Client(timeout=60)
         self.event_ms: list[float] = []
         self.page_ms: list[float] = []
+        self.health_ms: list[float] = []  # a route with no work at all: how long the server's loop takes to answer
         self.slow: list[tuple[float, float, str]] = []  # (ms, seconds since start, what)
         self.started = time.monotonic()
         self.event_errors = collections.Counter()
@@ -242,6 +244,14 @@ class Probes:
     def slowest(self, n: int = 6) -> str:
         return ", ".join(f"{what} {ms:.0f} ms at +{at:.0f} s" for ms, at, what in sorted(self.slow, reverse=True)[:n])
 
+    def _health(self) -> None:
+        began = time.perf_counter()
+        try:
+            self.http.get(self.url + "/healthz").raise_for_status()
+            self.health_ms.append((time.perf_counter() - began) * 1000)
+        except Exception as exc:  # noqa: BLE001
+            self.event_errors["healthz " + type(exc).__name__] += 1
+
     def _sample(self) -> None:
         while not self._stop.wait(0.2):
             threads, rss = proc_sample(self.app_pid)
@@ -249,9 +259,11 @@ class Probes:
 
     def start(self) -> "Probes":
         self._stop.clear()
-        self.event_ms, self.page_ms, self.slow = [], [], []
+        self.event_ms, self.page_ms, self.health_ms, self.slow = [], [], [], []
         self.started = time.monotonic()
-        self._threads = [threading.Thread(target=self._every, args=(a,), daemon=True) for a in (self._event, self._page)]
+        self._threads = [
+            threading.Thread(target=self._every, args=(a,), daemon=True) for a in (self._event, self._page, self._health)
+        ]
         self._threads.append(threading.Thread(target=self._sample, daemon=True))
         for t in self._threads:
             t.start()
@@ -389,7 +401,8 @@ def main() -> None:
         print("client errors by kind: " + (", ".join(f"{k} x{v}" for k, v in errors.most_common()) or "none"), flush=True)
         if probes.event_errors:
             print("probe errors: " + ", ".join(f"{k} x{v}" for k, v in probes.event_errors.most_common()), flush=True)
-        print(f"under load: {summary('quick event /job', event_ms)}; {summary('GET /', page_ms)}", flush=True)
+        print(f"under load: {summary('quick event /job', event_ms)}; {summary('GET /', page_ms)}; "
+              f"{summary('GET /healthz (a route with no work)', probes.health_ms)}", flush=True)
         print(f"slowest probes (seconds after the probes started, sessions start at +{START_DELAY:.0f} s): "
               f"{probes.slowest()}", flush=True)
         print(f"app process peak: {probes.peak_threads} threads, {probes.peak_rss} MB RSS "
