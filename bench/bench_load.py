@@ -357,6 +357,9 @@ def main() -> None:
         cpu_before = cpu_seconds(app.pid)
         start_at = time.time() + START_DELAY
         per = -(-args.sessions // args.workers)
+        # gradio_client downloads into temp folders: keep them in the work folder, removed at the end
+        (work / "tmp").mkdir()
+        session_env = {**os.environ, "TMPDIR": str(work / "tmp")}
         workers = []
         for w in range(args.workers):
             count = min(per, args.sessions - w * per)
@@ -365,7 +368,7 @@ def main() -> None:
             workers.append(children.start(
                 [sys.executable, __file__, "--role", "sessions", "--url", url, "--first", str(w * per),
                  "--count", str(count), "--start-at", str(start_at)],
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                env=session_env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             ))
         results: list[dict] = []
         lock = threading.Lock()
