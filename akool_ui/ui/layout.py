@@ -1,8 +1,5 @@
-"""The page: a gr.Blocks tree with the element ids from design.md, then the event wiring.
-
-``build_ui`` composes small section builders (``_render_*``, each returning a ``panels`` dataclass of its
-components), then wires each area's events (``_setup_*_events``) to ``StudioHandlers``. Nothing else: no
-HTTP, no disk, no logic.
+"""The page's events: ``build_ui`` renders the sections (``sections.py``), then wires each area's events
+(``_setup_*_events``) to ``StudioHandlers``. Nothing else: no HTTP, no disk, no logic.
 """
 
 from __future__ import annotations
@@ -11,26 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from ..akool.models import MODELS, RESOLUTIONS, SCALES, UPSCALE_BUTTONS, VARIATION_BUTTONS
-from .assets import EXAMPLE_SOURCE
 from .handlers import API_CONCURRENCY, QUICK_CONCURRENCY, STREAM_CONCURRENCY, StudioHandlers
 from .media import MediaLinks
-from .panels import (
-    AUTO_MODEL,
-    FormPanel, Header, HistoryPanel, KeyPanel, Page, ResultsPanel, SourcePanel, new_history_state, new_view,
-)
-from .source_image import SourceImage
+from .panels import Page
+from .sections import API_KEY_KEY, BROWSER_ID_KEY, KEY_INFO, TITLE, _banner, render_page
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..service.studio import Studio
 
-__all__ = ["build_ui", "render_page", "BROWSER_ID_KEY", "API_KEY_KEY"]
+__all__ = ["build_ui", "render_page", "BROWSER_ID_KEY", "API_KEY_KEY", "KEY_INFO", "TITLE", "_banner"]
 
-TITLE = "Akool Image Studio"
-# localStorage keys; stable so a browser keeps its id (demo history) and key across server restarts.
-BROWSER_ID_KEY = "akool-studio-browser-id"
-API_KEY_KEY = "akool-studio-api-key"
-DEFAULT_RESOLUTION = "1080p"
 # Gradio's clean-up of the files it handed out (media links included): every hour, those over 6 h old.
 DELETE_CACHE = (3600, 6 * 3600)
 _STREAM = dict(concurrency_limit=STREAM_CONCURRENCY, concurrency_id="akool-stream", show_progress="hidden")
@@ -47,33 +34,6 @@ _SESSION_JS = """(id, key) => {
 }"""
 # What goes into the key's localStorage entry: the key only when "remember" is ticked.
 _STORE_KEY_JS = "(k, remember) => ({k: remember ? (k || '') : ''})"
-# Honest about what "encrypted" localStorage is worth: the secret is in the page config every visitor gets.
-KEY_INFO = (
-    "Sent to Akool for your requests only; this server never stores it. Unless you tick Remember, it is "
-    "forgotten when you close the page. A remembered key sits in this browser's storage, where anyone "
-    "using this browser could read it. With your own key, only your Akool account limits what you spend; "
-    "its remaining credit is shown on Akool's site."
-)
-
-
-def _banner(studio: "Studio") -> tuple[str, list[str]]:
-    text = studio.describe_mode()
-    classes = ["demo"] if studio.mode == "demo" else ["akool"]
-    uploads = studio.uploads
-    if studio.mode != "demo" and not uploads.can_serve:
-        text += (
-            "  \n⚠️ Uploaded source images cannot reach Akool until this app has a public address: set "
-            "`AKOOL_PUBLIC_URL` to the URL people use to open this page (automatic on Hugging Face Spaces). "
-            "Until then, paste a public image URL as the source."
-        )
-    settings = getattr(studio, "settings", None)  # page tests render with a stand-in studio that has none
-    if settings is not None and settings.ephemeral_cache:
-        text += (
-            "  \n⚠️ This Space has no persistent storage: history and images are lost when it restarts. "
-            "To keep them, its owner can enable persistent storage or attach a Storage Bucket at `/data` "
-            "(or set `AKOOL_CACHE_DIR`)."
-        )
-    return text, classes
 
 
 def build_ui(studio: "Studio", *, browser_secret: str, media: MediaLinks | None = None) -> gr.Blocks:
@@ -84,151 +44,6 @@ def build_ui(studio: "Studio", *, browser_secret: str, media: MediaLinks | None 
         _setup_events(demo, page, StudioHandlers(studio, page, media))
     demo.queue(default_concurrency_limit=QUICK_CONCURRENCY)
     return demo
-
-
-# --- sections ----------------------------------------------------------------------------------------
-
-
-def render_page(studio: "Studio", *, browser_secret: str) -> Page:
-    """Every section of the page, inside the current ``gr.Blocks`` (no events)."""
-    # Per-browser values, kept in that browser's localStorage, never on the server. BrowserState
-    # "encrypts" them with a secret that is in every visitor's page config: obfuscation, not protection.
-    browser_id = gr.BrowserState(None, storage_key=BROWSER_ID_KEY, secret=browser_secret)
-    # Stored as {"k": key}: BrowserState never writes a falsy value, so "" could not clear a saved key.
-    key_store = gr.BrowserState(None, storage_key=API_KEY_KEY, secret=browser_secret)
-    header = _render_header(studio)
-    with gr.Row():
-        with gr.Column(scale=2, min_width=320):
-            form = _render_form()
-            keys = _render_key_panel(key_store)
-        with gr.Column(scale=3, min_width=360):
-            results = _render_results()
-    history = _render_history()
-    return Page(header=header, form=form, keys=keys, results=results, history=history, browser_id=browser_id)
-
-
-def _render_header(studio: "Studio") -> Header:
-    banner_text, banner_classes = _banner(studio)
-    with gr.Row(equal_height=True):
-        gr.Markdown(f"# {TITLE}")
-        banner = gr.Markdown(banner_text, elem_id="mode-banner", elem_classes=banner_classes)
-    return Header(banner=banner)
-
-
-def _render_source() -> SourcePanel:
-    # Always rendered (an Accordion would keep these ids out of the page until opened).
-    with gr.Group(elem_id="source-panel"):
-        with gr.Row(equal_height=True):
-            image = SourceImage(
-                label="Source image (optional: image-to-image)", type="filepath",
-                sources=["upload", "clipboard"], height=170, elem_id="source-image", min_width=160,
-            )
-            url = gr.Textbox(
-                label="…or a public image URL", elem_id="source-url", placeholder="https://…",
-                info="Used when no image is uploaded.", min_width=160,
-            )
-    return SourcePanel(image=image, url=url)
-
-
-def _render_form() -> FormPanel:
-    prompt = gr.Textbox(
-        label="Prompt", lines=3, max_lines=10, elem_id="prompt",
-        placeholder="A lighthouse on a cliff at dawn, watercolour",
-    )
-    negative = gr.Textbox(label="Negative prompt", elem_id="negative-prompt", placeholder="blurry, text")
-    source = _render_source()
-    with gr.Row():
-        scale = gr.Dropdown(list(SCALES), value="1:1", label="Aspect ratio", elem_id="scale")
-        resolution = gr.Radio(list(RESOLUTIONS), value=DEFAULT_RESOLUTION, label="Resolution", elem_id="resolution")
-    with gr.Row():
-        batch = gr.Slider(1, 4, value=1, step=1, label="Images (each is a separate job)", elem_id="batch", scale=2)
-        model = gr.Dropdown(
-            [AUTO_MODEL, *MODELS], value=AUTO_MODEL, label="Model", elem_id="model", scale=1,
-            info="Auto lets Akool choose from whether there is a source image.",
-        )
-    similar = gr.Slider(  # "hidden": in the page (stable id) but not shown until there is a source
-        0, 1, value=0.5, step=0.05, label="Similar to the source", visible="hidden", elem_id="similar",
-        info="0 = more creative, 1 = closer to the source",
-    )
-    generate = gr.Button("Generate", variant="primary", elem_id="generate")
-    gr.Examples(
-        [
-            ["A fox in a snowy forest at golden hour, detailed illustration", None],
-            ["The same landscape as a watercolour painting", str(EXAMPLE_SOURCE)],
-        ],
-        inputs=[prompt, source.image],
-        label="Try",
-    )
-    return FormPanel(prompt=prompt, negative=negative, source=source, scale=scale, resolution=resolution,
-                     batch=batch, similar=similar, model=model, generate=generate)
-
-
-def _render_key_panel(store: gr.BrowserState) -> KeyPanel:
-    with gr.Group(elem_id="api-key-panel"):
-        with gr.Row(equal_height=True):
-            api_key = gr.Textbox(
-                label="Your Akool API key (optional)", type="password", elem_id="api-key",
-                placeholder="Paste your key (leave empty to use this app's own setup)", scale=4, info=KEY_INFO,
-            )
-            forget = gr.Button("Forget key", size="sm", elem_id="forget-key", scale=1, min_width=90)
-        remember = gr.Checkbox(False, label="Remember my key on this browser", elem_id="remember-key", container=False)
-    return KeyPanel(api_key=api_key, forget=forget, remember=remember, store=store)
-
-
-def _action_button(name: str) -> gr.Button:
-    return gr.Button(name, elem_id=f"btn-{name}", interactive=False, size="sm", elem_classes=["akool-action"])
-
-
-def _render_results() -> ResultsPanel:
-    view = gr.State(new_view([]))
-    status = gr.Markdown("Ready. Write a prompt and press **Generate**.", elem_id="status")
-    gallery = gr.Gallery(
-        label="Results", elem_id="gallery", columns=2, height="auto", object_fit="contain",
-        buttons=["fullscreen"], interactive=False,
-    )
-    with gr.Column(elem_id="result-actions"):
-        with gr.Row():
-            buttons = {name: _action_button(name) for name in UPSCALE_BUTTONS}
-        with gr.Row():
-            buttons.update({name: _action_button(name) for name in VARIATION_BUTTONS})
-        gr.Markdown("U = 4K upscale of that image · V = a variation of it", elem_id="button-help")
-        with gr.Row():
-            stop = gr.Button("Stop", visible=False, elem_id="stop", size="sm", variant="stop")
-            check_again = gr.Button("Check again", visible=False, elem_id="check-again", size="sm")
-        with gr.Row():
-            use_source = gr.Button("Use as source", size="sm", elem_id="use-as-source", interactive=False)
-            download_one = gr.DownloadButton("Download original", size="sm", elem_id="download-original", interactive=False)
-            download_all = gr.DownloadButton("Download all (zip)", size="sm", elem_id="download-all", interactive=False)
-        details = gr.Markdown(elem_id="job-details")
-        with gr.Row():
-            reuse = gr.Button("Reuse settings", size="sm", elem_id="reuse-settings", interactive=False)
-            delete = gr.Button("Delete", size="sm", variant="stop", elem_id="delete-job", interactive=False)
-    return ResultsPanel(
-        view=view, status=status, gallery=gallery, buttons=buttons, stop=stop, check_again=check_again,
-        use_source=use_source,
-        download_one=download_one, download_all=download_all, details=details, reuse=reuse, delete=delete,
-    )
-
-
-def _render_history() -> HistoryPanel:
-    state = gr.State(new_history_state())
-    with gr.Group(elem_id="history-panel"):
-        with gr.Row(equal_height=True):
-            search = gr.Textbox(
-                label="History", placeholder="Search your prompts…", elem_id="history-search", scale=4, show_label=True,
-            )
-            refresh = gr.Button("Refresh", size="sm", elem_id="history-refresh", scale=1)
-        gallery = gr.Gallery(
-            label="Your earlier jobs (newest first; click one to open it)", elem_id="history", columns=6,
-            height="auto", allow_preview=False, object_fit="cover", interactive=False, buttons=[],
-            fit_columns=False,
-        )
-        with gr.Row():
-            newer = gr.Button("← Newer", size="sm", elem_id="history-newer", interactive=False)
-            pager = gr.Markdown("", elem_id="history-pager")
-            older = gr.Button("Older →", size="sm", elem_id="history-older", interactive=False)
-    return HistoryPanel(search=search, refresh=refresh, gallery=gallery, newer=newer, pager=pager, older=older,
-                        state=state)
 
 
 # --- events ------------------------------------------------------------------------------------------
