@@ -11,6 +11,7 @@ import gradio as gr
 from .handlers import API_CONCURRENCY, QUICK_CONCURRENCY, STREAM_CONCURRENCY, StudioHandlers
 from .media import MediaLinks
 from .panels import Page
+from .scripts import PAGE_SETUP_JS, scroll_into_view
 from .sections import API_KEY_KEY, BROWSER_ID_KEY, KEY_INFO, TITLE, _banner, render_page
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,6 +69,7 @@ def _setup_session_events(demo: gr.Blocks, page: Page, h: StudioHandlers) -> Non
     refresh_history = _refresh_history(page, h)
     # Page load, in the browser alone (no round trip, so it is done before anyone can click): give this
     # browser its random id if it has none, and put a remembered key back in its box. Then the history.
+    demo.load(None, js=PAGE_SETUP_JS, **_PRIVATE)  # Ctrl/Cmd+Enter, the tab title when a job finishes
     demo.load(
         None, [page.browser_id, keys.store], [page.browser_id, keys.api_key, keys.remember], js=_SESSION_JS,
         **_PRIVATE,
@@ -92,6 +94,8 @@ def _setup_create_events(page: Page, h: StudioHandlers) -> None:
     # never take "generate" & co. from the public endpoints below.
     watching = []  # every event that streams the results panel: Stop cancels whichever is running
     for trigger, api_name in ((form.generate.click, "ui_generate"), (form.prompt.submit, "ui_generate_submit")):
+        # The status line is where "it started" shows: on a phone it is below the form, out of view.
+        trigger(None, js=scroll_into_view("#status", "center"), queue=False, **_PRIVATE)
         event = trigger(
             h.create.generate, [*form.inputs(), results.view, *who], results.outputs(), trigger_mode="once",
             api_name=api_name,
@@ -112,6 +116,8 @@ def _setup_create_events(page: Page, h: StudioHandlers) -> None:
     )
     event.then(**refresh_history)
     watching.append(event)
+    # A history click fills the results panel, far above the history on every screen: go there.
+    page.history.gallery.select(None, js=scroll_into_view("#results-column"), queue=False, **_PRIVATE)
     watching.append(page.history.gallery.select(
         h.history.reopen, [page.history.state, results.view, *who], results.outputs(), **_STREAM, **_PRIVATE
     ))
@@ -122,7 +128,9 @@ def _setup_create_events(page: Page, h: StudioHandlers) -> None:
         h.create.use_as_source, [results.view, *who], [form.source.image, form.source.url, form.similar],
         **_QUICK, **_PRIVATE,
     )
-    results.reuse.click(h.create.reuse_settings, [results.view, *who], form.inputs(), **_QUICK, **_PRIVATE)
+    results.reuse.click(h.create.reuse_settings, [results.view, *who], form.inputs(), **_QUICK, **_PRIVATE).then(
+        None, js=scroll_into_view("#prompt", "center"), queue=False, **_PRIVATE
+    )
 
 
 def _setup_results_events(page: Page, h: StudioHandlers) -> None:

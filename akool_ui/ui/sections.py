@@ -65,19 +65,21 @@ def render_page(studio: "Studio", *, browser_secret: str) -> Page:
     # Stored as {"k": key}: BrowserState never writes a falsy value, so "" could not clear a saved key.
     key_store = gr.BrowserState(None, storage_key=API_KEY_KEY, secret=browser_secret)
     header = _render_header(studio)
-    with gr.Row():
-        with gr.Column(scale=2, min_width=320):
+    # On a phone the two columns stack: the form, then the results (the key panel waits below both, so the
+    # status line is right under Generate's examples rather than under the key's small print).
+    with gr.Row(elem_id="main-row", elem_classes=["stack-on-phone"]):
+        with gr.Column(scale=2, min_width=320, elem_id="form-column"):
             form = _render_form()
-            keys = _render_key_panel(key_store)
-        with gr.Column(scale=3, min_width=360):
+        with gr.Column(scale=3, min_width=320, elem_id="results-column"):
             results = _render_results()
+    keys = _render_key_panel(key_store)
     history = _render_history()
     return Page(header=header, form=form, keys=keys, results=results, history=history, browser_id=browser_id)
 
 
 def _render_header(studio: "Studio") -> Header:
     banner_text, banner_classes = _banner(studio)
-    with gr.Row(equal_height=True):
+    with gr.Row(equal_height=True, elem_id="page-header", elem_classes=["stack-on-phone"]):
         gr.Markdown(f"# {TITLE}")
         banner = gr.Markdown(banner_text, elem_id="mode-banner", elem_classes=banner_classes)
     return Header(banner=banner)
@@ -86,7 +88,7 @@ def _render_header(studio: "Studio") -> Header:
 def _render_source() -> SourcePanel:
     # Always rendered (an Accordion would keep these ids out of the page until opened).
     with gr.Group(elem_id="source-panel"):
-        with gr.Row(equal_height=True):
+        with gr.Row(equal_height=True, elem_classes=["stack-on-phone"]):
             image = SourceImage(
                 label="Source image (optional: image-to-image)", type="filepath",
                 sources=["upload", "clipboard"], height=170, elem_id="source-image", min_width=160,
@@ -101,7 +103,7 @@ def _render_source() -> SourcePanel:
 def _render_form() -> FormPanel:
     prompt = gr.Textbox(
         label="Prompt", lines=3, max_lines=10, elem_id="prompt",
-        placeholder="A lighthouse on a cliff at dawn, watercolour",
+        placeholder="A lighthouse on a cliff at dawn, watercolour  (Ctrl/⌘+Enter generates)",
     )
     negative = gr.Textbox(label="Negative prompt", elem_id="negative-prompt", placeholder="blurry, text")
     source = _render_source()
@@ -119,21 +121,22 @@ def _render_form() -> FormPanel:
         info="0 = more creative, 1 = closer to the source",
     )
     generate = gr.Button("Generate", variant="primary", elem_id="generate")
-    gr.Examples(
-        [
-            ["A fox in a snowy forest at golden hour, detailed illustration", None],
-            ["The same landscape as a watercolour painting", str(EXAMPLE_SOURCE)],
-        ],
-        inputs=[prompt, source.image],
-        label="Try",
-    )
+    with gr.Column(elem_id="examples"):
+        gr.Examples(
+            [
+                ["A fox in a snowy forest at golden hour, detailed illustration", None],
+                ["The same landscape as a watercolour painting", str(EXAMPLE_SOURCE)],
+            ],
+            inputs=[prompt, source.image],
+            label="Try",
+        )
     return FormPanel(prompt=prompt, negative=negative, source=source, scale=scale, resolution=resolution,
                      batch=batch, similar=similar, model=model, generate=generate)
 
 
 def _render_key_panel(store: gr.BrowserState) -> KeyPanel:
     with gr.Group(elem_id="api-key-panel"):
-        with gr.Row(equal_height=True):
+        with gr.Row(equal_height=True, elem_classes=["stack-on-phone"]):
             api_key = gr.Textbox(
                 label="Your Akool API key (optional)", type="password", elem_id="api-key",
                 placeholder="Paste your key (leave empty to use this app's own setup)", scale=4, info=KEY_INFO,
@@ -181,7 +184,7 @@ def _render_results() -> ResultsPanel:
 def _render_history() -> HistoryPanel:
     state = gr.State(new_history_state())
     with gr.Group(elem_id="history-panel"):
-        with gr.Row(equal_height=True):
+        with gr.Row(equal_height=True, elem_classes=["stack-on-phone"]):
             search = gr.Textbox(
                 label="History", placeholder="Search your prompts…", elem_id="history-search", scale=4, show_label=True,
             )
@@ -191,9 +194,9 @@ def _render_history() -> HistoryPanel:
             height="auto", allow_preview=False, object_fit="cover", interactive=False, buttons=[],
             fit_columns=False,
         )
-        with gr.Row():
-            newer = gr.Button("← Newer", size="sm", elem_id="history-newer", interactive=False)
-            pager = gr.Markdown("", elem_id="history-pager")
-            older = gr.Button("Older →", size="sm", elem_id="history-older", interactive=False)
+        with gr.Row(elem_id="history-pager-row"):
+            newer = gr.Button("← Newer", size="sm", elem_id="history-newer", interactive=False, min_width=90)
+            pager = gr.Markdown("", elem_id="history-pager", min_width=120)
+            older = gr.Button("Older →", size="sm", elem_id="history-older", interactive=False, min_width=90)
     return HistoryPanel(search=search, refresh=refresh, gallery=gallery, newer=newer, pager=pager, older=older,
                         state=state)

@@ -26,6 +26,7 @@ __all__ = [
     "button_views",
     "job_details",
     "history_caption",
+    "reused_sentence",
     "job_summary",
     "record_labels",
     "session_entry",
@@ -231,6 +232,13 @@ def session_line(session: dict[str, Any] | None) -> str:
     if any(e.get("own") for e in entries):
         line += f" · {BALANCE_HINT}"
     return line
+
+
+def reused_sentence(record: JobRecord) -> str:
+    """The toast after Reuse settings: which job's settings are now in the form, and what to do next."""
+    prompt = _short(record.prompt or "", 40)
+    what = f"“{prompt}”" if prompt else "that job"
+    return f"The settings of {what} are in the form: change what you like and press Generate."
 
 
 def history_caption(record: JobRecord) -> str:

@@ -7,6 +7,7 @@ the results panel's (``ResultsHandlers.stream``).
 
 from __future__ import annotations
 
+import html
 from typing import Any, AsyncIterator, Callable
 
 import gradio as gr
@@ -158,6 +159,7 @@ class CreateHandlers:
             request = {**(parent.request if parent else {}), **request}
         source_url = request.get("source_image_url") or ""
         upload = self.access.studio.uploads.resolve_url(source_url) if source_url else None
+        gr.Info(html.escape(views.reused_sentence(record), quote=False))
         return self.form.fill(FormFill(
             prompt=request.get("prompt", ""),
             negative=request.get("negative_prompt", ""),

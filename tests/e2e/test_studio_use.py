@@ -1,0 +1,144 @@
+"""The studio as people use it (issue 12), in Chromium at desktop and phone size, light and dark.
+
+One app for the module (each test makes its own jobs); screenshots land in docs/screenshots/ (or
+E2E_SCREENSHOT_DIR) as ``1x-*.png``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.e2e.conftest import AppProcess
+
+pytestmark = pytest.mark.e2e
+
+JOB_TIMEOUT = 60_000  # ms for a demo job (speed 25: normally 1-2 s)
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+IN_VIEW = """(selector) => {
+    const r = document.querySelector(selector).getBoundingClientRect();
+    return r.top >= -1 && r.top < window.innerHeight - 20 && r.height > 0;
+}"""
+
+# Every rendered element that sticks out past the right edge of the viewport (scroll containers' insides
+# excepted: a horizontally scrolling box is fine, a page that scrolls sideways is not).
+TOO_WIDE = """() => {
+    const vw = document.documentElement.clientWidth;
+    const scrolls = (el) => { for (let p = el.parentElement; p; p = p.parentElement) {
+        const o = getComputedStyle(p).overflowX; if (o === "auto" || o === "scroll" || o === "hidden") return true; }
+        return false; };
+    return [...document.querySelectorAll("body *")].filter((el) => {
+        const r = el.getBoundingClientRect();
+        return r.width > 0 && r.height > 0 && r.right > vw + 1 && !scrolls(el);
+    }).map((el) => el.tagName + "#" + el.id + "." + String(el.className).slice(0, 40)).slice(0, 10);
+}"""
+
+# Text squeezed to one letter a line: an element with words of its own, narrower than two letters and
+# taller than four lines.
+SQUEEZED_TEXT = """() => [...document.querySelectorAll("body *")].filter((el) => {
+    const own = [...el.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent.trim()).join("");
+    if (own.length < 4) return false;
+    const r = el.getBoundingClientRect(), size = parseFloat(getComputedStyle(el).fontSize) || 16;
+    return r.width > 0 && r.width < size * 2 && r.height > size * 4;
+}).map((el) => el.tagName + "#" + el.id + ": " + el.innerText.slice(0, 30))"""
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("use")
+    process = AppProcess(folder / "cache", folder / "app.log")
+    process.start()
+    yield process
+    process.stop()
+    print(process.log_tail(20))
+
+
+def _open(browser, app, viewport, scheme="light"):
+    context = browser.new_context(viewport=viewport, color_scheme=scheme, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(app.url)
+    page.locator("#prompt textarea").wait_for()
+    page.locator("#history-pager").wait_for(state="attached")
+    return page
+
+
+def _generate(page, prompt: str) -> None:
+    page.locator("#prompt textarea").fill(prompt)
+    page.locator("#generate").click()
+    page.wait_for_function("() => /done|failed/.test(document.querySelector('#status').innerText)", timeout=JOB_TIMEOUT)
+
+
+def _wait_thumbs(page, elem_id: str, at_least: int) -> None:
+    page.wait_for_function(
+        f"() => [...document.querySelectorAll('#{elem_id} .thumbnail-item img')].filter(i => i.complete && "
+        f"i.naturalWidth > 0).length >= {at_least}", timeout=JOB_TIMEOUT,
+    )
+
+
+def _toast(page, text: str) -> None:
+    page.wait_for_function(
+        "(t) => [...document.querySelectorAll('[data-testid=toast-text]')].some(e => e.innerText.includes(t))",
+        arg=text,
+    )
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_phone_layout_fits_and_results_come_into_view(browser, app, screenshots, scheme):
+    page = _open(browser, app, PHONE, scheme)
+    assert page.evaluate(TOO_WIDE) == []
+    assert page.evaluate(SQUEEZED_TEXT) == []
+    # after Generate the status line is in view (on a phone it is below the whole form)
+    page.locator("#prompt textarea").fill(f"A harbour at night, {scheme}")
+    page.locator("#generate").click()
+    page.wait_for_function(IN_VIEW, arg="#status")
+    page.wait_for_function("() => /done/.test(document.querySelector('#status').innerText)", timeout=JOB_TIMEOUT)
+    _wait_thumbs(page, "gallery", 1)
+    _wait_thumbs(page, "history", 1)
+    assert page.evaluate(TOO_WIDE) == []
+    assert page.evaluate(SQUEEZED_TEXT) == []
+    page.locator("#status").scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshots / f"10-phone-{scheme}.png"), full_page=True)
+    # a history tile brings its job into view
+    page.locator("#history .thumbnail-item").first.click()
+    page.wait_for_function(IN_VIEW, arg="#results-column")
+    page.context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_desktop_history_click_and_reuse_settings_are_seen(browser, app, screenshots, scheme):
+    page = _open(browser, app, DESKTOP, scheme)
+    _generate(page, f"A red bicycle in Amsterdam, {scheme}")
+    _wait_thumbs(page, "history", 1)
+    page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
+    page.wait_for_function("() => window.scrollY > 100")
+    page.locator("#history .thumbnail-item").first.click()
+    page.wait_for_function(IN_VIEW, arg="#results-column")
+    page.wait_for_function("() => document.querySelector('#job-details').innerText.includes('red bicycle')")
+    page.locator("#prompt textarea").fill("")
+    page.locator("#reuse-settings").click()
+    _toast(page, "are in the form")
+    page.wait_for_function("() => document.querySelector('#prompt textarea').value.startsWith('A red bicycle')")
+    page.wait_for_function(IN_VIEW, arg="#prompt")
+    page.screenshot(path=str(screenshots / f"11-desktop-{scheme}.png"))
+    page.context.close()
+
+
+def test_ctrl_enter_generates_and_enter_keeps_a_newline(browser, app):
+    page = _open(browser, app, DESKTOP)
+    box = page.locator("#prompt textarea")
+    box.fill("A kite")
+    box.press("End")
+    box.press("Enter")
+    box.type("over the sea")
+    assert box.input_value() == "A kite\nover the sea"
+    time.sleep(0.3)
+    assert "Ready" in page.locator("#status").inner_text()  # plain Enter did not generate
+    assert "Ctrl" in (box.get_attribute("placeholder") or "")
+    box.press("Control+Enter")
+    page.wait_for_function("() => /done/.test(document.querySelector('#status').innerText)", timeout=JOB_TIMEOUT)
+    assert box.input_value() == "A kite\nover the sea"
+    page.context.close()
