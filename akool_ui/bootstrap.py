@@ -36,6 +36,13 @@ EPHEMERAL_CACHE_WARNING = (
     "settings (or set AKOOL_CACHE_DIR to a folder that persists)."
 )
 
+# Said once at start in Akool mode when uploaded sources cannot reach Akool (the page only tells visitors
+# to paste a public image URL instead).
+NO_PUBLIC_URL_WARNING = (
+    "Uploaded source images cannot reach Akool: set AKOOL_PUBLIC_URL to the URL people use to open this page "
+    "(automatic on Hugging Face Spaces). Until then visitors can only use public image URLs as sources."
+)
+
 
 @dataclass
 class Built:
@@ -104,6 +111,8 @@ def build_studio(settings: Settings) -> Built:
     _log_storage(settings, store)
     try:
         uploads = UploadStore(store.cache_dir / "uploads", public_url=settings.public_url, demo=settings.demo_mode)
+        if not settings.demo_mode and not uploads.can_serve:  # visitors are only told to paste a URL; the fix is the operator's
+            log.warning(NO_PUBLIC_URL_WARNING)
         account = server = None
         if settings.demo_mode:
             account, server = _start_demo_simulator(

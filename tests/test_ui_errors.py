@@ -20,7 +20,7 @@ def test_the_apps_own_refusals_share_one_root():
     refused = ImageValidationError("That file is not an image.")
     assert isinstance(refused, StudioError) and isinstance(refused, ValueError)  # ValueError still catches it
     assert refused.user_message == str(refused) == "That file is not an image."
-    assert isinstance(NoPublicUrl(), StudioError) and "AKOOL_PUBLIC_URL" in NoPublicUrl().user_message
+    assert isinstance(NoPublicUrl(), StudioError) and "public image URL" in NoPublicUrl().user_message
     assert StudioError("Nope.").user_message == "Nope." and StudioError().user_message
 
 

@@ -93,7 +93,7 @@ def test_akool_mode_needs_a_public_url(tmp_path):
     upload = store.add_bytes(_png())
     with pytest.raises(NoPublicUrl) as exc:
         store.url_for(upload)
-    assert "AKOOL_PUBLIC_URL" in exc.value.user_message
+    assert "paste a public image URL" in exc.value.user_message
     public = UploadStore(tmp_path, demo=False, public_url="https://studio.example.org/")
     assert public.url_for(upload) == f"https://studio.example.org/uploads/{upload.name}"
 

@@ -45,10 +45,10 @@ _FORMAT_EXT = {"PNG": "png", "JPEG": "jpg", "JPG": "jpg", "WEBP": "webp"}
 class NoPublicUrl(StudioError):
     """An upload cannot be used as a source: Akool could not reach this app to fetch it."""
 
+    # For visitors: the fix (AKOOL_PUBLIC_URL) is the operator's, and is in the log at start.
     user_message = (
-        "Uploaded source images need a public address for this app so Akool can fetch them: "
-        "set AKOOL_PUBLIC_URL to the URL people use to open this page (automatic on Hugging Face "
-        "Spaces), or paste a public image URL instead."
+        "Uploaded source images cannot be used on this app yet (Akool could not fetch them from here): "
+        "paste a public image URL as the source instead."
     )
 
     def __init__(self) -> None:

@@ -76,6 +76,8 @@ def _setup_session_events(demo: gr.Blocks, page: Page, h: StudioHandlers) -> Non
     ).then(h.history.start_session, [page.browser_id, keys.api_key], history.outputs(), **_QUICK, **_PRIVATE)
     for remembered in (keys.api_key, keys.remember):
         remembered.change(None, [keys.api_key, keys.remember], keys.store, js=_STORE_KEY_JS, queue=False, **_PRIVATE)
+    # The banner says what the key in the box does (typed, restored on load, or forgotten): pure, no queue.
+    keys.api_key.change(page.header.for_key, keys.api_key, page.header.banner, queue=False, **_PRIVATE)
     keys.api_key.submit(**refresh_history)
     keys.api_key.blur(**refresh_history)
     keys.forget.click(

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 import gradio as gr
 
+from .mode_text import AppMode, banner_classes, banner_text
 from .source_image import SourceImage
 from .views import ButtonView, unique
 
@@ -64,6 +65,13 @@ def _similar_visibility(shown: bool) -> bool | str:
 @dataclass(frozen=True, eq=False)
 class Header:
     banner: gr.Markdown
+    mode: AppMode
+
+    def for_key(self, api_key: str | None) -> Updates:
+        """The banner for what the key box holds now (a key changes where requests go and whose history)."""
+        own = bool((api_key or "").strip())
+        return {self.banner: gr.update(value=banner_text(self.mode, own_key=own),
+                                       elem_classes=banner_classes(self.mode, own_key=own))}
 
 
 @dataclass(frozen=True, eq=False)

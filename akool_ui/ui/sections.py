@@ -16,6 +16,7 @@ from .panels import (
     AUTO_MODEL,
     FormPanel, Header, HistoryPanel, KeyPanel, Page, ResultsPanel, SourcePanel, new_history_state, new_view,
 )
+from .mode_text import AppMode, banner_classes, banner_text, key_label, key_placeholder
 from .source_image import SourceImage
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,23 +39,9 @@ KEY_INFO = (
 
 
 def _banner(studio: "Studio") -> tuple[str, list[str]]:
-    text = studio.describe_mode()
-    classes = ["demo"] if studio.mode == "demo" else ["akool"]
-    uploads = studio.uploads
-    if studio.mode != "demo" and not uploads.can_serve:
-        text += (
-            "  \n⚠️ Uploaded source images cannot reach Akool until this app has a public address: set "
-            "`AKOOL_PUBLIC_URL` to the URL people use to open this page (automatic on Hugging Face Spaces). "
-            "Until then, paste a public image URL as the source."
-        )
-    settings = getattr(studio, "settings", None)  # page tests render with a stand-in studio that has none
-    if settings is not None and settings.ephemeral_cache:
-        text += (
-            "  \n⚠️ This Space has no persistent storage: history and images are lost when it restarts. "
-            "To keep them, its owner can enable persistent storage or attach a Storage Bucket at `/data` "
-            "(or set `AKOOL_CACHE_DIR`)."
-        )
-    return text, classes
+    """The banner as a page opens (no key yet: the key box then updates it, see ``mode_text``)."""
+    mode = AppMode.of(studio)
+    return banner_text(mode, own_key=False), banner_classes(mode, own_key=False)
 
 
 def render_page(studio: "Studio", *, browser_secret: str) -> Page:
@@ -72,7 +59,7 @@ def render_page(studio: "Studio", *, browser_secret: str) -> Page:
             form = _render_form()
         with gr.Column(scale=3, min_width=320, elem_id="results-column"):
             results = _render_results()
-    keys = _render_key_panel(key_store)
+    keys = _render_key_panel(key_store, AppMode.of(studio))
     history = _render_history()
     return Page(header=header, form=form, keys=keys, results=results, history=history, browser_id=browser_id)
 
@@ -82,7 +69,7 @@ def _render_header(studio: "Studio") -> Header:
     with gr.Row(equal_height=True, elem_id="page-header", elem_classes=["stack-on-phone"]):
         gr.Markdown(f"# {TITLE}")
         banner = gr.Markdown(banner_text, elem_id="mode-banner", elem_classes=banner_classes)
-    return Header(banner=banner)
+    return Header(banner=banner, mode=AppMode.of(studio))
 
 
 def _render_source() -> SourcePanel:
@@ -134,12 +121,12 @@ def _render_form() -> FormPanel:
                      batch=batch, similar=similar, model=model, generate=generate)
 
 
-def _render_key_panel(store: gr.BrowserState) -> KeyPanel:
+def _render_key_panel(store: gr.BrowserState, mode: AppMode) -> KeyPanel:
     with gr.Group(elem_id="api-key-panel"):
         with gr.Row(equal_height=True, elem_classes=["stack-on-phone"]):
             api_key = gr.Textbox(
-                label="Your Akool API key (optional)", type="password", elem_id="api-key",
-                placeholder="Paste your key (leave empty to use this app's own setup)", scale=4, info=KEY_INFO,
+                label=key_label(mode), type="password", elem_id="api-key",
+                placeholder=key_placeholder(mode), scale=4, info=KEY_INFO,
             )
             forget = gr.Button("Forget key", size="sm", elem_id="forget-key", scale=1, min_width=90)
         remember = gr.Checkbox(False, label="Remember my key on this browser", elem_id="remember-key", container=False)

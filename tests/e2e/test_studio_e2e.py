@@ -297,7 +297,7 @@ def test_api_key_stays_in_this_browser_and_switches_the_history(app_process, pag
     page.reload()
     page.wait_for_function(f"() => document.querySelector('#api-key input')?.value === {key!r}")
     assert remember.is_checked()
-    page.wait_for_function("() => (document.querySelector('#history-pager')?.innerText || '').includes('No jobs yet')")
+    page.wait_for_function("() => (document.querySelector('#history-pager')?.innerText || '').includes('No jobs for your key yet')")
     # the key is in this browser's localStorage only, and encrypted there
     stored = page.evaluate("() => JSON.stringify(Object.entries(window.localStorage))")
     assert "akool-studio-api-key" in stored and key not in stored

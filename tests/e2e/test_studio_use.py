@@ -142,3 +142,17 @@ def test_ctrl_enter_generates_and_enter_keeps_a_newline(browser, app):
     page.wait_for_function("() => /done/.test(document.querySelector('#status').innerText)", timeout=JOB_TIMEOUT)
     assert box.input_value() == "A kite\nover the sea"
     page.context.close()
+
+
+def test_a_key_typed_in_the_demo_changes_the_banner_and_forget_brings_the_demo_back(browser, app):
+    page = _open(browser, app, DESKTOP)
+    banner = page.locator("#mode-banner")
+    assert banner.inner_text().startswith("Offline demo")
+    page.locator("#api-key input").fill("SomeVisitorKey0123456789")
+    page.wait_for_function("() => document.querySelector('#mode-banner').innerText.includes('not the offline demo')")
+    assert "your account's credits" in banner.inner_text()
+    page.locator("#api-key input").press("Enter")
+    page.wait_for_function("() => document.querySelector('#history-pager').innerText.includes('No jobs for your key')")
+    page.locator("#forget-key").click()
+    page.wait_for_function("() => document.querySelector('#mode-banner').innerText.startsWith('Offline demo')")
+    page.context.close()

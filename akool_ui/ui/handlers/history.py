@@ -12,6 +12,7 @@ from ...jobs import JobRecord
 from ...service.owners import is_browser_id
 from .. import views
 from ..assets import placeholder_for
+from ..mode_text import empty_history
 from ..panels import HistoryPanel, HistoryRender, KeyPanel, Updates, new_history_state, new_view, session_of
 from .common import StudioAccess, _key, in_thread, refuse, user_errors
 from .results import ResultsHandlers
@@ -31,7 +32,7 @@ class HistoryHandlers:
         self.keys = keys
         self.results = results
 
-    def render(self, state: dict[str, Any], owner: str) -> HistoryRender:
+    def render(self, state: dict[str, Any], owner: str, *, own_key: bool = False) -> HistoryRender:
         """The page of ``owner``'s history that ``state`` points at."""
         studio = self.access.studio
         cursor = state["cursors"][state["page"]]
@@ -40,10 +41,8 @@ class HistoryHandlers:
         state = {**state, "ids": [r.id for r in page.items], "next": page.next_cursor}
         if page.items:
             label = f"Page {state['page'] + 1}"
-        elif state["query"]:
-            label = "No jobs match that search."
         else:
-            label = _NO_JOBS
+            label = empty_history(own_key=own_key, searching=bool(state["query"]))
         return HistoryRender(tiles, state, label, has_newer=state["page"] > 0, has_older=page.next_cursor is not None)
 
     def _tile(self, record: JobRecord) -> str:
@@ -52,14 +51,14 @@ class HistoryHandlers:
         link = self.access.link(record, self.access.abspath(rel)) if rel else None
         return link or str(placeholder_for(record.state))
 
-    def _show(self, state: dict[str, Any], owner: str) -> Updates:
-        return self.panel.updates(self.render(state, owner))
+    def _show(self, state: dict[str, Any], owner: str, api_key: str | None = None) -> Updates:
+        return self.panel.updates(self.render(state, owner, own_key=_key(api_key) is not None))
 
     @user_errors
     def refresh(self, query: str, api_key: str, browser_id: str) -> Updates:
         owner = self.access.owner(api_key, browser_id)
         self.access.studio.remember(_key(api_key), owner)  # their own key is back: resume their unfinished jobs
-        return self._show(new_history_state((query or "").strip()), owner)
+        return self._show(new_history_state((query or "").strip()), owner, api_key)
 
     @user_errors
     def older(self, state: dict[str, Any], api_key: str, browser_id: str) -> Updates:
@@ -67,13 +66,13 @@ class HistoryHandlers:
         if state.get("next"):
             state["cursors"] = [*state["cursors"][: state["page"] + 1], state["next"]]
             state["page"] += 1
-        return self._show(state, self.access.owner(api_key, browser_id))
+        return self._show(state, self.access.owner(api_key, browser_id), api_key)
 
     @user_errors
     def newer(self, state: dict[str, Any], api_key: str, browser_id: str) -> Updates:
         state = dict(state or new_history_state())
         state["page"] = max(0, state["page"] - 1)
-        return self._show(state, self.access.owner(api_key, browser_id))
+        return self._show(state, self.access.owner(api_key, browser_id), api_key)
 
     @user_errors
     async def reopen(
@@ -104,7 +103,7 @@ class HistoryHandlers:
             return self.panel.updates(HistoryRender([], new_history_state(), _NO_JOBS, has_newer=False, has_older=False))
         owner = self.access.owner(api_key, browser_id)
         self.access.studio.remember(_key(api_key), owner)
-        return self._show(new_history_state(), owner)
+        return self._show(new_history_state(), owner, api_key)
 
     @user_errors
     def forget_key(self, query: str, browser_id: str) -> Updates:
