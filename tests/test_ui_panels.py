@@ -69,7 +69,8 @@ def _render(**changes) -> ResultsRender:
 def test_every_results_component_gets_exactly_one_value(page):
     results = page.results
     outputs = results.outputs()
-    assert len(outputs) == len(set(outputs)) == 8 + len(BUTTONS) + 3  # Stop is the eighth
+    # Stop is the eighth; the selection line and "Upscale this"/"Vary this" the last three
+    assert len(outputs) == len(set(outputs)) == 8 + len(BUTTONS) + 3 + 3
     assert set(outputs) == set(_components(results))  # a new component cannot be left out of the outputs
     updates = results.updates(_render())
     assert set(updates) == set(outputs)

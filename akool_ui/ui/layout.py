@@ -89,6 +89,7 @@ def _setup_session_events(demo: gr.Blocks, page: Page, h: StudioHandlers) -> Non
 def _setup_create_events(page: Page, h: StudioHandlers) -> None:
     form, results, who = page.form, page.results, page.who()
     refresh_history = _refresh_history(page, h)
+    form.batch.change(h.create.cost, form.batch, form.cost, queue=False, **_PRIVATE)  # the price before Generate
     for source in (form.source.image, form.source.url):
         # Queued (not queue=False): only queued events show a refused upload's sentence as a toast.
         source.change(h.create.source_changed, [form.source.image, form.source.url], form.similar, **_QUICK, **_PRIVATE)
@@ -105,10 +106,12 @@ def _setup_create_events(page: Page, h: StudioHandlers) -> None:
         )
         event.then(**refresh_history)
         watching.append(event)
-    for name, button in results.buttons.items():
+    presses = [(button, h.create.press_handler(name)) for name, button in results.buttons.items()]
+    presses += [(results.upscale_this, h.create.press_this_handler("U")),
+                (results.vary_this, h.create.press_this_handler("V"))]
+    for button, press in presses:
         event = button.click(
-            h.create.press_handler(name), [results.view, *who], results.outputs(), trigger_mode="once",
-            **_STREAM, **_PRIVATE,
+            press, [results.view, *who], results.outputs(), trigger_mode="once", **_STREAM, **_PRIVATE,
         )
         event.then(**refresh_history)
         watching.append(event)

@@ -109,6 +109,7 @@ class FormPanel:
     similar: gr.Slider
     model: gr.Dropdown
     generate: gr.Button
+    cost: gr.Markdown
 
     def inputs(self) -> list[Any]:
         """The form's values in the order of ``CreateHandlers.generate``'s parameters."""
@@ -168,6 +169,13 @@ class ResultsRender:
     """The selected job is still being watched: Stop is offered."""
     resumable: bool
     """The selected job timed out or was stopped: Check again is offered."""
+    selection: str = ""
+    """Which job and candidate the U/V buttons act on."""
+    upscale_this: ButtonView | None = None
+    """The selected candidate's U button ("Upscale this"), if it has one."""
+    vary_this: ButtonView | None = None
+    gallery_selected: int | None = None
+    """Open the gallery's preview on this tile (a U/V result that just arrived)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -177,6 +185,9 @@ class ResultsPanel:
     view: gr.State
     status: gr.Markdown
     gallery: gr.Gallery
+    selection: gr.Markdown
+    upscale_this: gr.Button
+    vary_this: gr.Button
     buttons: dict[str, gr.Button] = field(repr=False)
     stop: gr.Button
     check_again: gr.Button
@@ -189,7 +200,8 @@ class ResultsPanel:
 
     def outputs(self) -> list[Any]:
         """Every component a render updates (all of the panel)."""
-        return [self.view, self.status, self.gallery, *self.buttons.values(), self.stop, self.check_again, self.use_source,
+        return [self.view, self.status, self.gallery, self.selection, self.upscale_this, self.vary_this,
+                *self.buttons.values(), self.stop, self.check_again, self.use_source,
                 self.download_one, self.download_all, self.details, self.reuse, self.delete]
 
     def updates(self, render: ResultsRender, *, gallery: bool = True) -> Updates:
@@ -199,7 +211,10 @@ class ResultsPanel:
         out: Updates = {
             self.view: render.view,
             self.status: render.status,
-            self.gallery: render.gallery if gallery else gr.skip(),
+            self.gallery: self._gallery(render) if gallery else gr.skip(),
+            self.selection: render.selection,
+            self.upscale_this: _this_update("Upscale", render.upscale_this),
+            self.vary_this: _this_update("Vary", render.vary_this),
             self.stop: gr.update(visible=render.running),
             self.check_again: gr.update(visible=render.resumable),
             self.use_source: gr.update(interactive=has_image),
@@ -218,9 +233,25 @@ class ResultsPanel:
             )
         return out
 
+    @staticmethod
+    def _gallery(render: ResultsRender) -> Any:
+        if render.gallery_selected is None:
+            return render.gallery
+        return gr.update(value=render.gallery, selected_index=render.gallery_selected)
+
     def status_update(self, status: str) -> Updates:
         """Only the status line (the elapsed-seconds tick); everything else stays."""
         return {self.status: status}
+
+
+def _this_update(verb: str, button: ButtonView | None) -> Any:
+    """ "Upscale this (U3)": the selected candidate's button, or a disabled "Upscale this"."""
+    if button is None:
+        return gr.update(value=f"{verb} this", interactive=False, elem_classes=["akool-action"], variant="secondary")
+    label = f"{verb} this ({button.name})" + (" ✓" if button.used else "")
+    classes = ["akool-action", "used"] if button.used else ["akool-action"]
+    return gr.update(value=label, interactive=button.interactive, elem_classes=classes,
+                     variant="primary" if button.interactive else "secondary")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from .panels import (
     AUTO_MODEL,
     FormPanel, Header, HistoryPanel, KeyPanel, Page, ResultsPanel, SourcePanel, new_history_state, new_view,
 )
+from .captions import BATCH_INFO, BATCH_LABEL, cost_line, selection_line
 from .mode_text import AppMode, banner_classes, banner_text, key_label, key_placeholder
 from .source_image import SourceImage
 
@@ -98,7 +99,7 @@ def _render_form() -> FormPanel:
         scale = gr.Dropdown(list(SCALES), value="1:1", label="Aspect ratio", elem_id="scale")
         resolution = gr.Radio(list(RESOLUTIONS), value=DEFAULT_RESOLUTION, label="Resolution", elem_id="resolution")
     with gr.Row():
-        batch = gr.Slider(1, 4, value=1, step=1, label="Images (each is a separate job)", elem_id="batch", scale=2)
+        batch = gr.Slider(1, 4, value=1, step=1, label=BATCH_LABEL, info=BATCH_INFO, elem_id="batch", scale=2)
         model = gr.Dropdown(
             [AUTO_MODEL, *MODELS], value=AUTO_MODEL, label="Model", elem_id="model", scale=1,
             info="Auto lets Akool choose from whether there is a source image.",
@@ -108,6 +109,7 @@ def _render_form() -> FormPanel:
         info="0 = more creative, 1 = closer to the source",
     )
     generate = gr.Button("Generate", variant="primary", elem_id="generate")
+    cost = gr.Markdown(cost_line(1), elem_id="generate-cost")
     with gr.Column(elem_id="examples"):
         gr.Examples(
             [
@@ -118,7 +120,7 @@ def _render_form() -> FormPanel:
             label="Try",
         )
     return FormPanel(prompt=prompt, negative=negative, source=source, scale=scale, resolution=resolution,
-                     batch=batch, similar=similar, model=model, generate=generate)
+                     batch=batch, similar=similar, model=model, generate=generate, cost=cost)
 
 
 def _render_key_panel(store: gr.BrowserState, mode: AppMode) -> KeyPanel:
@@ -145,11 +147,17 @@ def _render_results() -> ResultsPanel:
         buttons=["fullscreen"], interactive=False,
     )
     with gr.Column(elem_id="result-actions"):
+        selection = gr.Markdown(selection_line(None, "", 0, 0), elem_id="selection")
+        with gr.Row():
+            upscale_this = gr.Button("Upscale this", elem_id="upscale-this", interactive=False, size="sm",
+                                     elem_classes=["akool-action"])
+            vary_this = gr.Button("Vary this", elem_id="vary-this", interactive=False, size="sm",
+                                  elem_classes=["akool-action"])
         with gr.Row():
             buttons = {name: _action_button(name) for name in UPSCALE_BUTTONS}
         with gr.Row():
             buttons.update({name: _action_button(name) for name in VARIATION_BUTTONS})
-        gr.Markdown("U = 4K upscale of that image · V = a variation of it", elem_id="button-help")
+        gr.Markdown("U*n* = a 4K upscale of candidate #*n* · V*n* = a variation of it", elem_id="button-help")
         with gr.Row():
             stop = gr.Button("Stop", visible=False, elem_id="stop", size="sm", variant="stop")
             check_again = gr.Button("Check again", visible=False, elem_id="check-again", size="sm")
@@ -162,7 +170,8 @@ def _render_results() -> ResultsPanel:
             reuse = gr.Button("Reuse settings", size="sm", elem_id="reuse-settings", interactive=False)
             delete = gr.Button("Delete", size="sm", variant="stop", elem_id="delete-job", interactive=False)
     return ResultsPanel(
-        view=view, status=status, gallery=gallery, buttons=buttons, stop=stop, check_again=check_again,
+        view=view, status=status, gallery=gallery, selection=selection, upscale_this=upscale_this,
+        vary_this=vary_this, buttons=buttons, stop=stop, check_again=check_again,
         use_source=use_source,
         download_one=download_one, download_all=download_all, details=details, reuse=reuse, delete=delete,
     )

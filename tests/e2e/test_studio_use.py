@@ -156,3 +156,35 @@ def test_a_key_typed_in_the_demo_changes_the_banner_and_forget_brings_the_demo_b
     page.locator("#forget-key").click()
     page.wait_for_function("() => document.querySelector('#mode-banner').innerText.startsWith('Offline demo')")
     page.context.close()
+
+
+def test_a_batch_says_what_it_makes_and_upscale_this_acts_on_the_selected_candidate(browser, app, screenshots):
+    page = _open(browser, app, DESKTOP)
+    assert page.locator("#batch").inner_text().startswith("Jobs (each makes 4 candidates)")
+    page.locator("#prompt textarea").fill("A batch of foxes")
+    box = page.locator("#batch input[type=number]")
+    box.fill("2")
+    box.press("Enter")
+    page.wait_for_function("() => document.querySelector('#generate-cost').innerText.includes('2 jobs × 4 candidates')")
+    assert "about 2 credits" in page.locator("#generate-cost").inner_text()  # the price before pressing
+    page.locator("#generate").click()
+    page.wait_for_function("() => (document.querySelector('#status').innerText.match(/done/g) || []).length >= 2",
+                           timeout=JOB_TIMEOUT)
+    _wait_thumbs(page, "gallery", 8)
+    assert page.locator("#selection").inner_text().startswith("Selected: Image 1 · #1.")
+    # candidate #3 of the second job: the selection line and "Upscale this" both name it
+    captions = page.locator("#gallery .caption-label").all_inner_texts()
+    third_of_second = next(i for i, c in enumerate(captions) if c.startswith("Image 2 · #3"))
+    page.locator("#gallery .thumbnail-item").nth(third_of_second).click()
+    page.wait_for_function("() => document.querySelector('#upscale-this').innerText === 'Upscale this (U3)'")
+    assert page.locator("#selection").inner_text().startswith("Selected: Image 2 · #3.")
+    assert "act on Image 2's candidates" in page.locator("#selection").inner_text()
+    page.keyboard.press("Escape")
+    page.locator("#upscale-this").click()
+    # the new result arrives selected, with the preview open on it
+    page.wait_for_function("() => document.querySelector('#selection').innerText.includes('U3 of Image 2')",
+                           timeout=JOB_TIMEOUT)
+    page.wait_for_function("() => (document.querySelector('#gallery .preview .caption')?.innerText || '')"
+                           ".startsWith('U3 of Image 2')")
+    page.screenshot(path=str(screenshots / "12-upscale-this.png"))
+    page.context.close()

@@ -14,7 +14,7 @@ import gradio as gr
 
 from ...akool.models import ImageRequest
 from ...service.uploads import NoPublicUrl
-from .. import views
+from .. import captions, views
 from ..panels import AUTO_MODEL, FormFill, FormPanel, Updates, new_view, session_of
 from .common import WORK_LANE, StudioAccess, _key, client_address, in_thread, refuse, user_errors
 from .results import ResultsHandlers
@@ -78,30 +78,52 @@ class CreateHandlers:
             yield update
 
     def press_handler(self, button: str) -> Callable[..., AsyncIterator[Updates]]:
-        """The click function of one U/V button."""
+        """The click function of one U/V button (U1..V4: of the selected job)."""
 
         @user_errors
         async def press(
             view: dict[str, Any], api_key: str, browser_id: str, request: gr.Request
         ) -> AsyncIterator[Updates]:
-            owner = self.access.owner(api_key, browser_id)
-            job_id = (view or {}).get("selected")
-            if not job_id:
-                raise refuse("Select an image first, then press a button.")
-            child = await in_thread(
-                self.access.studio.press, job_id, button, lane=WORK_LANE, api_key=_key(api_key), owner=owner,
-                client_address=client_address(request),
-            )
-            made = views.session_entry(child, own=_key(api_key) is not None)
-            view = {
-                **view, "jobs": views.unique([*view["jobs"], child.id]), "session": {**session_of(view), child.id: made},
-            }
-            records = await in_thread(self.access.records, view["jobs"], owner)
-            async for update in self.results.stream(view, owner, records):
+            async for update in self._press(button, view, api_key, browser_id, request):
                 yield update
 
         press.__name__ = press.__qualname__ = f"press_{button}"
         return press
+
+    def press_this_handler(self, kind: str) -> Callable[..., AsyncIterator[Updates]]:
+        """The click function of "Upscale this" (``kind`` "U") or "Vary this" ("V"): the selected candidate's
+        button, so the press means the image the person is looking at."""
+
+        @user_errors
+        async def press_this(
+            view: dict[str, Any], api_key: str, browser_id: str, request: gr.Request
+        ) -> AsyncIterator[Updates]:
+            index = int((view or {}).get("index") or 0)
+            async for update in self._press(f"{kind}{index + 1}", view, api_key, browser_id, request):
+                yield update
+
+        press_this.__name__ = press_this.__qualname__ = f"press_this_{kind}"
+        return press_this
+
+    async def _press(
+        self, button: str, view: dict[str, Any], api_key: str, browser_id: str, request: gr.Request
+    ) -> AsyncIterator[Updates]:
+        owner = self.access.owner(api_key, browser_id)
+        job_id = (view or {}).get("selected")
+        if not job_id:
+            raise refuse("Select an image first, then press a button.")
+        child = await in_thread(
+            self.access.studio.press, job_id, button, lane=WORK_LANE, api_key=_key(api_key), owner=owner,
+            client_address=client_address(request),
+        )
+        made = views.session_entry(child, own=_key(api_key) is not None)
+        view = {
+            **view, "jobs": views.unique([*view["jobs"], child.id]), "session": {**session_of(view), child.id: made},
+            "follow": child.id,  # selected, with the preview open on it, once its image arrives
+        }
+        records = await in_thread(self.access.records, view["jobs"], owner)
+        async for update in self.results.stream(view, owner, records):
+            yield update
 
     @user_errors
     async def check_again(self, view: dict[str, Any], api_key: str, browser_id: str) -> AsyncIterator[Updates]:
@@ -127,6 +149,14 @@ class CreateHandlers:
         return self.results.updates(view, self.access.records(view["jobs"], owner))
 
     # --- filling the form --------------------------------------------------------------------------
+
+    def cost(self, batch: float | None) -> Updates:
+        """What Generate will make and probably cost, as the batch slider moves."""
+        try:
+            jobs = min(4, max(1, int(batch or 1)))
+        except (TypeError, ValueError, OverflowError):
+            jobs = 1
+        return {self.form.cost: captions.cost_line(jobs)}
 
     def source_changed(self, source_image: str | None, source_url: str) -> Updates:
         """``similar`` only means something for image-to-image."""

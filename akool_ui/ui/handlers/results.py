@@ -13,12 +13,31 @@ import gradio as gr
 
 from ...jobs import JobRecord
 from ...jobs.events import Current
-from .. import views
+from .. import captions, views
 from ..panels import ResultsPanel, ResultsRender, Updates, new_view, session_of
 from .common import TICK_SECONDS, WORK_LANE, StudioAccess, in_thread, refuse, user_errors
 from .downloads import Downloads
 
 __all__ = ["ResultsHandlers"]
+
+
+def _follow(view: dict[str, Any], by_id: dict[str, JobRecord]) -> None:
+    """A U/V result the page is waiting for (``view["follow"]``) becomes the selection, with the gallery's
+    preview open on it, as soon as its image is in the gallery; a press that ends without one stops waiting."""
+    follow = view.get("follow")
+    if not follow:
+        return
+    position = next((i for i, (job_id, _) in enumerate(view["items"]) if job_id == follow), None)
+    if position is not None:
+        view.update(selected=follow, index=view["items"][position][1], follow=None, preview=True)
+    elif follow not in by_id or by_id[follow].is_final:
+        view["follow"] = None
+
+
+def _preview_position(view: dict[str, Any]) -> int | None:
+    """The gallery position of the selected image (where an open preview should stay)."""
+    wanted = [view.get("selected"), int(view.get("index") or 0)]
+    return next((i for i, item in enumerate(view["items"]) if list(item) == wanted), None)
 
 
 class ResultsHandlers:
@@ -41,6 +60,7 @@ class ResultsHandlers:
             if (link := self.access.link(by_id[item.job_id], item.path)) is not None
         ]
         view["items"] = [[item.job_id, item.index] for item, _ in items]
+        _follow(view, by_id)
         selected = self.access.selected(view, records)
         index = int(view.get("index") or 0)
         if selected is not None:
@@ -52,6 +72,8 @@ class ResultsHandlers:
                 if isinstance(session.get(record.id), dict):
                     session[record.id] = views.session_entry(record, own=bool(session[record.id].get("own")))
         details = "\n\n".join(p for p in (views.job_details(selected, parent=parent), views.session_line(session)) if p)
+        buttons = views.button_views(selected, index if selected is not None else None)
+        label = views.record_labels(records).get(selected.id, "") if selected is not None else ""
         return ResultsRender(
             status=views.status_markdown(records, note=note),
             gallery=[(link, item.caption) for item, link in items],
@@ -59,7 +81,11 @@ class ResultsHandlers:
             details=details,
             original=self.downloads.original(selected, index),
             zip=self.downloads.zip(view, records),
-            buttons=views.button_views(selected, index if selected is not None else None),
+            buttons=buttons,
+            selection=captions.selection_line(selected, label, index, len(records)),
+            upscale_this=captions.this_button("U", selected, index, buttons),
+            vary_this=captions.this_button("V", selected, index, buttons),
+            gallery_selected=_preview_position(view) if view.get("preview") else None,
             final=selected is not None and selected.is_final,
             running=selected is not None and selected.is_in_flight,
             resumable=selected is not None and selected.can_check_again,
@@ -106,7 +132,7 @@ class ResultsHandlers:
         owner = self.access.owner(api_key, browser_id)
         items = (view or {}).get("items") or []
         if isinstance(evt.index, int) and 0 <= evt.index < len(items):
-            view = {**view, "selected": items[evt.index][0], "index": items[evt.index][1]}
+            view = {**view, "selected": items[evt.index][0], "index": items[evt.index][1], "follow": None}
         render = self.render(view, self.access.view_records(view, owner))
         return self.panel.updates(render, gallery=False)  # re-sending the gallery would close its preview
 

@@ -1,0 +1,55 @@
+"""Lines that explain the controls: what a U/V press acts on, and what Generate will make and cost.
+
+A batch is N separate jobs, each a 2×2 grid of 4 candidates, and every U/V button belongs to one job: the
+page says which job and which candidate is selected, so a press can only mean one thing. Pure functions.
+"""
+
+from __future__ import annotations
+
+from ..jobs import JobRecord
+from ..service.limits import estimate_credits
+from .views import ButtonView, md_text
+
+__all__ = ["CANDIDATES", "selection_line", "this_button", "cost_line", "BATCH_LABEL", "BATCH_INFO"]
+
+# Akool returns each generation as a 2×2 grid that the downloader splits into four candidates.
+CANDIDATES = 4
+BATCH_LABEL = "Jobs (each makes 4 candidates)"
+BATCH_INFO = "Each job is a separate 2×2 grid of candidates with its own U/V buttons."
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def selection_line(record: JobRecord | None, label: str, index: int, jobs_shown: int) -> str:
+    """Which job and candidate the buttons below act on, e.g. "Selected: **Image 2 · #3** …"."""
+    if record is None:
+        return "Select an image: the buttons below act on the selected one."
+    stored = [e for e in record.images if e.is_stored or e.display_path]
+    candidate = f" · #{index + 1}" if len(record.images) > 1 else ""
+    line = f"Selected: **{md_text(label)}{candidate}**."
+    if record.buttons:
+        line += f" U1–U4 and V1–V4 act on {md_text(label)}'s candidates #1–#4"
+        line += " (click another image to choose)." if jobs_shown > 1 or len(stored) > 1 else "."
+    elif record.is_final:
+        line += " Akool offers no U/V buttons for this image."
+    return line
+
+
+def this_button(kind: str, record: JobRecord | None, index: int, buttons: list[ButtonView]) -> ButtonView | None:
+    """The U or V button (``kind``) of the selected candidate: what "Upscale this"/"Vary this" presses."""
+    if record is None or len(record.images) <= 1 and not record.buttons:
+        return None
+    name = f"{kind}{index + 1}"
+    return next((b for b in buttons if b.name == name), None)
+
+
+def cost_line(jobs: float | None) -> str:
+    """What pressing Generate will make and probably cost, shown before it is pressed."""
+    n = max(1, int(jobs or 1))
+    credits = estimate_credits("generate", n)
+    return (
+        f"Generate makes {_plural(n, 'job')} × {CANDIDATES} candidates ({n * CANDIDATES} images) · about "
+        f"{_plural(credits, 'credit')}; each U/V press about {_plural(estimate_credits('button'), 'credit')}."
+    )

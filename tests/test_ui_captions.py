@@ -1,0 +1,45 @@
+"""What the controls say they will do (``ui/captions.py``): which job a U/V press acts on, what
+"Upscale this" presses, and what Generate will make and cost before it is pressed."""
+
+from __future__ import annotations
+
+from akool_ui.akool.models import BUTTONS
+from akool_ui.jobs import RecordState
+from akool_ui.ui import captions, views
+from tests.test_ui_views import CHILD, PARENT, _record, _stored
+
+
+def _finished(job_id=PARENT, index=0, **kw):
+    record = _stored(_record(job_id, index=index, state=RecordState.SUCCEEDED, **kw), 4)
+    record.buttons = list(BUTTONS)
+    return record
+
+
+def test_the_selection_line_names_the_job_and_candidate_the_buttons_act_on():
+    record = _finished(index=1)
+    line = captions.selection_line(record, "Image 2", 2, jobs_shown=2)
+    assert line.startswith("Selected: **Image 2 · #3**.")
+    assert "U1–U4 and V1–V4 act on Image 2's candidates #1–#4" in line
+    assert captions.selection_line(None, "", 0, 0).startswith("Select an image")
+
+
+def test_a_result_without_buttons_says_so():
+    upscale = _stored(_record(CHILD, kind="button", parent_id=PARENT, button="U3", state=RecordState.SUCCEEDED), 1)
+    assert "no U/V buttons" in captions.selection_line(upscale, "U3 of Image 2", 0, jobs_shown=3)
+    assert captions.this_button("U", upscale, 0, views.button_views(upscale, 0)) is None
+
+
+def test_upscale_this_is_the_selected_candidates_button():
+    record = _finished()
+    record.used_buttons = ["V3"]
+    buttons = views.button_views(record, 2)
+    upscale = captions.this_button("U", record, 2, buttons)
+    vary = captions.this_button("V", record, 2, buttons)
+    assert upscale.name == "U3" and upscale.interactive
+    assert vary.name == "V3" and vary.used and not vary.interactive
+
+
+def test_the_cost_line_counts_jobs_candidates_and_credits():
+    assert captions.cost_line(1).startswith("Generate makes 1 job × 4 candidates (4 images) · about 1 credit;")
+    assert captions.cost_line(3).startswith("Generate makes 3 jobs × 4 candidates (12 images) · about 3 credits;")
+    assert captions.cost_line(None).startswith("Generate makes 1 job")
