@@ -77,7 +77,8 @@ def _setup_session_events(demo: gr.Blocks, page: Page, h: StudioHandlers) -> Non
     for remembered in (keys.api_key, keys.remember):
         remembered.change(None, [keys.api_key, keys.remember], keys.store, js=_STORE_KEY_JS, queue=False, **_PRIVATE)
     # The banner says what the key in the box does (typed, restored on load, or forgotten): pure, no queue.
-    keys.api_key.change(page.header.for_key, keys.api_key, page.header.banner, queue=False, **_PRIVATE)
+    keys.api_key.change(page.header.for_key, keys.api_key, page.header.banner, queue=False, show_progress="hidden",
+                        **_PRIVATE)
     keys.api_key.submit(**refresh_history)
     keys.api_key.blur(**refresh_history)
     keys.forget.click(
@@ -89,7 +90,12 @@ def _setup_session_events(demo: gr.Blocks, page: Page, h: StudioHandlers) -> Non
 def _setup_create_events(page: Page, h: StudioHandlers) -> None:
     form, results, who = page.form, page.results, page.who()
     refresh_history = _refresh_history(page, h)
-    form.batch.change(h.create.cost, form.batch, form.cost, queue=False, **_PRIVATE)  # the price before Generate
+    form.batch.change(h.create.cost, form.batch, form.cost, queue=False, show_progress="hidden", **_PRIVATE)  # the price before Generate
+    url_checked = [form.source.url_preview, form.source.url_check]
+    for trigger in (form.source.url.blur, form.source.url.submit):
+        trigger(h.create.check_source_url, form.source.url, url_checked, **_QUICK, **_PRIVATE)
+    form.source.url.change(h.create.source_url_edited, form.source.url, url_checked, queue=False,
+                           show_progress="hidden", **_PRIVATE)
     for source in (form.source.image, form.source.url):
         # Queued (not queue=False): only queued events show a refused upload's sentence as a toast.
         source.change(h.create.source_changed, [form.source.image, form.source.url], form.similar, **_QUICK, **_PRIVATE)

@@ -80,6 +80,17 @@ class SourcePanel:
 
     image: SourceImage
     url: gr.Textbox
+    url_preview: gr.Image
+    url_check: gr.Markdown
+
+    def checked(self, check: Any) -> Updates:
+        """The URL check's outcome beside the field (``None``: an empty box, nothing to say)."""
+        if check is None:
+            return {self.url_preview: gr.update(value=None, visible=False), self.url_check: ""}
+        return {
+            self.url_preview: gr.update(value=check.preview, visible=check.ok),
+            self.url_check: check.sentence if check.ok else f"⚠️ {check.sentence}",
+        }
 
 
 @dataclass(frozen=True)

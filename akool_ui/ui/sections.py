@@ -83,9 +83,15 @@ def _render_source() -> SourcePanel:
             )
             url = gr.Textbox(
                 label="…or a public image URL", elem_id="source-url", placeholder="https://…",
-                info="Used when no image is uploaded.", min_width=160,
+                info="Used when no image is uploaded. Checked as you enter it.", min_width=160,
             )
-    return SourcePanel(image=image, url=url)
+        with gr.Row(equal_height=True):
+            url_check = gr.Markdown("", elem_id="source-url-check")
+            url_preview = gr.Image(
+                None, type="pil", label="Preview of the URL's image", elem_id="source-url-preview", height=120,
+                interactive=False, visible=False, buttons=[], min_width=120,
+            )
+    return SourcePanel(image=image, url=url, url_preview=url_preview, url_check=url_check)
 
 
 def _render_form() -> FormPanel:

@@ -188,3 +188,20 @@ def test_a_batch_says_what_it_makes_and_upscale_this_acts_on_the_selected_candid
                            ".startsWith('U3 of Image 2')")
     page.screenshot(path=str(screenshots / "12-upscale-this.png"))
     page.context.close()
+
+
+def test_a_source_url_is_checked_when_entered_and_generate_names_what_is_wrong(browser, app):
+    page = _open(browser, app, DESKTOP)
+    url_box = page.locator("#source-url textarea, #source-url input").first
+    url_box.fill("http://127.0.0.1:9/cat.png")
+    url_box.press("Enter")
+    page.wait_for_function("() => document.querySelector('#source-url-check').innerText.includes('private or local')")
+    assert "⚠️ http://127.0.0.1:9/cat.png: The source image URL points" in page.locator("#source-url-check").inner_text()
+    assert page.locator("#source-url-preview").is_hidden()
+    page.locator("#prompt textarea").fill("A cat")
+    page.locator("#generate").click()
+    _toast(page, "http://127.0.0.1:9/cat.png")
+    assert url_box.input_value() == "http://127.0.0.1:9/cat.png"  # the form keeps it
+    url_box.fill("")
+    page.wait_for_function("() => document.querySelector('#source-url-check').innerText.trim() === ''")
+    page.context.close()

@@ -15,6 +15,7 @@ import gradio as gr
 from ...akool.models import ImageRequest
 from ...service.uploads import NoPublicUrl
 from .. import captions, views
+from ..source_url import SourceUrlChecker
 from ..panels import AUTO_MODEL, FormFill, FormPanel, Updates, new_view, session_of
 from .common import WORK_LANE, StudioAccess, _key, client_address, in_thread, refuse, user_errors
 from .results import ResultsHandlers
@@ -31,6 +32,7 @@ class CreateHandlers:
         self.access = access
         self.results = results
         self.form = form
+        self.source_checker = SourceUrlChecker(access.studio)
 
     def build_request(
         self, prompt: str, negative: str, source_image: str | None, source_url: str, scale: str,
@@ -64,6 +66,10 @@ class CreateHandlers:
     ) -> AsyncIterator[Updates]:
         owner = self.access.owner(api_key, browser_id)
         address = client_address(request)
+        if (source_url or "").strip() and not source_image:  # a bad URL is refused now, naming what is wrong
+            check = await in_thread(self.source_checker.check, source_url)
+            if check is not None and not check.ok:
+                raise refuse(check.sentence)
         image_request = await in_thread(
             self.build_request, prompt, negative, source_image, source_url, scale, resolution, batch, similar, model,
             api_key=_key(api_key), owner=owner, address=address,
@@ -157,6 +163,18 @@ class CreateHandlers:
         except (TypeError, ValueError, OverflowError):
             jobs = 1
         return {self.form.cost: captions.cost_line(jobs)}
+
+    @user_errors
+    async def check_source_url(self, source_url: str) -> Updates:
+        """The pasted URL, checked as it is entered: a preview beside the field, or what is wrong with it."""
+        check = await in_thread(self.source_checker.check, source_url)
+        return self.form.source.checked(check)
+
+    def source_url_edited(self, source_url: str) -> Updates:
+        """An emptied URL box loses its preview and sentence (a new URL is checked when it is entered)."""
+        if (source_url or "").strip():
+            return {self.form.source.url_preview: gr.skip(), self.form.source.url_check: gr.skip()}
+        return self.form.source.checked(None)
 
     def source_changed(self, source_image: str | None, source_url: str) -> Updates:
         """``similar`` only means something for image-to-image."""
