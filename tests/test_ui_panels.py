@@ -156,7 +156,8 @@ def test_forgetting_the_key_clears_box_storage_and_remember(page):
 
 
 @pytest.mark.parametrize("name", ["ui_generate", "ui_generate_submit", *[f"press_{b}" for b in BUTTONS],
-                                  "ui_check_again", "stop", "select", "delete", "reopen"])
+                                  "press_this_U", "press_this_V", "ui_check_again", "stop", "select", "delete",
+                                  "reopen"])
 def test_result_events_output_the_whole_results_panel(wired, name):
     page, _, outputs = wired
     assert outputs[name] == [c._id for c in page.results.outputs()]
@@ -166,6 +167,10 @@ def test_each_event_lists_every_component_its_handler_returns(wired):
     page, h, outputs = wired
     ids = lambda updates: {c._id for c in updates}  # noqa: E731
     assert ids(h.create.source_changed("/tmp/x.png", "")) == set(outputs["source_changed"])
+    assert ids(h.create.source_url_edited("")) == set(outputs["source_url_edited"])
+    assert ids(page.form.source.checked(None)) == set(outputs["check_source_url"])
+    assert ids(h.create.cost(3)) == set(outputs["cost"])
+    assert ids(page.header.for_key("k")) == set(outputs["for_key"])
     assert ids(page.form.use_source("/tmp/x.png")) == set(outputs["use_as_source"])
     assert ids(page.form.fill(FormFill("p", "", None, "", "1:1", "1080p", 1, 0.5, "Auto", False))) == set(outputs["reuse_settings"])
     history = page.history.updates(HistoryRender([], new_history_state(), "", has_newer=False, has_older=False))
