@@ -26,7 +26,8 @@ SKIP = gr.skip()
 
 
 def _studio():
-    return SimpleNamespace(describe_mode=lambda: "Offline demo", mode="demo", uploads=SimpleNamespace(can_serve=True))
+    return SimpleNamespace(describe_mode=lambda: "Offline demo", mode="demo", uploads=SimpleNamespace(can_serve=True),
+                           delete=lambda job_id, owner: False)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +71,7 @@ def test_every_results_component_gets_exactly_one_value(page):
     results = page.results
     outputs = results.outputs()
     # Stop is the eighth; the selection line and "Upscale this"/"Vary this" the last three
-    assert len(outputs) == len(set(outputs)) == 8 + len(BUTTONS) + 3 + 3
+    assert len(outputs) == len(set(outputs)) == 8 + len(BUTTONS) + 3 + 3 + 1  # and Undo delete
     assert set(outputs) == set(_components(results))  # a new component cannot be left out of the outputs
     updates = results.updates(_render())
     assert set(updates) == set(outputs)

@@ -150,6 +150,9 @@ def _setup_results_events(page: Page, h: StudioHandlers) -> None:
     results.delete.click(h.results.delete, [results.view, *who], results.outputs(), **_QUICK, **_PRIVATE).then(
         **_refresh_history(page, h)
     )
+    results.undo_delete.click(
+        h.results.undo_delete, [results.view, *who], results.outputs(), **_QUICK, **_PRIVATE
+    ).then(**_refresh_history(page, h))
 
 
 def _setup_history_events(page: Page, h: StudioHandlers) -> None:

@@ -187,6 +187,8 @@ class ResultsRender:
     vary_this: ButtonView | None = None
     gallery_selected: int | None = None
     """Open the gallery's preview on this tile (a U/V result that just arrived)."""
+    undo: bool = False
+    """A job deleted from this view can still be brought back: Undo delete is offered."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -208,12 +210,13 @@ class ResultsPanel:
     details: gr.Markdown
     reuse: gr.Button
     delete: gr.Button
+    undo_delete: gr.Button
 
     def outputs(self) -> list[Any]:
         """Every component a render updates (all of the panel)."""
         return [self.view, self.status, self.gallery, self.selection, self.upscale_this, self.vary_this,
                 *self.buttons.values(), self.stop, self.check_again, self.use_source,
-                self.download_one, self.download_all, self.details, self.reuse, self.delete]
+                self.download_one, self.download_all, self.details, self.reuse, self.delete, self.undo_delete]
 
     def updates(self, render: ResultsRender, *, gallery: bool = True) -> Updates:
         """``render`` as an update of every component; ``gallery=False`` leaves the gallery alone (re-sending
@@ -234,6 +237,7 @@ class ResultsPanel:
             self.details: render.details,
             self.reuse: gr.update(interactive=render.final),
             self.delete: gr.update(interactive=render.final),
+            self.undo_delete: gr.update(visible=render.undo),
         }
         for button in render.buttons:
             out[self.buttons[button.name]] = gr.update(

@@ -175,11 +175,13 @@ def _render_results() -> ResultsPanel:
         with gr.Row():
             reuse = gr.Button("Reuse settings", size="sm", elem_id="reuse-settings", interactive=False)
             delete = gr.Button("Delete", size="sm", variant="stop", elem_id="delete-job", interactive=False)
+            undo_delete = gr.Button("Undo delete", size="sm", elem_id="undo-delete", visible=False)
     return ResultsPanel(
         view=view, status=status, gallery=gallery, selection=selection, upscale_this=upscale_this,
         vary_this=vary_this, buttons=buttons, stop=stop, check_again=check_again,
         use_source=use_source,
         download_one=download_one, download_all=download_all, details=details, reuse=reuse, delete=delete,
+        undo_delete=undo_delete,
     )
 
 

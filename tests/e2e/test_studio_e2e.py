@@ -225,7 +225,7 @@ def test_errors_are_one_sentence_and_the_form_keeps_its_values(app_process, page
     assert page.locator("#gallery .thumbnail-item").count() == 0
 
 
-def test_history_search_reopen_reuse_use_as_source_and_delete(app_process, page):
+def test_history_search_reopen_reuse_use_as_source_and_delete(app_process, page, screenshots):
     page.goto(app_process.url)
     page.locator("#prompt textarea").wait_for()
     for prompt in ("A red bicycle in Amsterdam", "A blue whale under ice"):
@@ -253,19 +253,26 @@ def test_history_search_reopen_reuse_use_as_source_and_delete(app_process, page)
     page.wait_for_function(ALL_IMAGES_LOADED, arg="#source-image img")
     assert page.locator("#similar").is_visible()
 
-    # delete removes it from history and disk
+    # delete takes it out of the history at once; its files wait for the undo period; Undo brings it back
     job_dir_count = len(list((app_process.cache_dir / "images").glob("*/*")))
     page.locator("#delete-job").click()
     page.wait_for_function("() => document.querySelector('#delete-job').disabled")  # nothing left selected
+    page.locator("#undo-delete").wait_for(state="visible")
     page.locator("#history-search textarea, #history-search input").first.fill("")
     page.locator("#history-search textarea, #history-search input").first.press("Enter")
-    page.wait_for_function(
-        """() => {
+    only_bicycle = """() => {
             const captions = [...document.querySelectorAll('#history .caption-label')].map(c => c.innerText);
             return captions.length === 1 && captions[0].startsWith('A red bicycle');
         }"""
-    )
-    assert len(list((app_process.cache_dir / "images").glob("*/*"))) == job_dir_count - 1
+    page.wait_for_function(only_bicycle)
+    assert len(list((app_process.cache_dir / "images").glob("*/*"))) == job_dir_count  # nothing removed yet
+    page.screenshot(path=str(screenshots / "13-undo-delete.png"))
+    page.locator("#undo-delete").click()
+    page.wait_for_function("() => document.querySelector('#job-details').innerText.includes('A blue whale')")
+    page.wait_for_function("() => document.querySelectorAll('#history .thumbnail-item').length === 2")
+    assert page.locator("#undo-delete").is_hidden()
+    page.locator("#delete-job").click()
+    page.wait_for_function(only_bicycle)
 
 
 def test_api_key_stays_in_this_browser_and_switches_the_history(app_process, page, browser):

@@ -25,6 +25,7 @@ from ...akool.errors import AkoolError
 from ...errors import StudioError
 from ...jobs import JobRecord
 from ...service.owners import is_browser_id
+from ...service.trash import DeleteGrace
 from ..media import MediaLinks
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -226,6 +227,8 @@ class StudioAccess:
     def __init__(self, studio: "Studio", media: MediaLinks | None = None):
         self.studio = studio
         self.media = media or MediaLinks.for_cache(studio.store.cache_dir)
+        # Deleted jobs stay restorable for a while (Undo delete); hidden from every page meanwhile.
+        self.trash = DeleteGrace(studio.delete)
 
     def owner(self, api_key: str | None, browser_id: str | None) -> str:
         return self.studio.owner_for(_key(api_key), browser_id if is_browser_id(browser_id) else None)
@@ -244,6 +247,8 @@ class StudioAccess:
         """``owner``'s records among ``job_ids``, in order (others' ids and deleted jobs are skipped)."""
         records = []
         for job_id in job_ids:
+            if self.trash.is_hidden(job_id):
+                continue
             record = self.studio.get(job_id, owner)
             if record is not None:
                 records.append(record)

@@ -37,9 +37,10 @@ class HistoryHandlers:
         studio = self.access.studio
         cursor = state["cursors"][state["page"]]
         page = studio.history(owner, cursor=cursor, limit=HISTORY_PAGE_SIZE, query=state["query"] or None)
-        tiles = [(self._tile(record), views.history_caption(record)) for record in page.items]
-        state = {**state, "ids": [r.id for r in page.items], "next": page.next_cursor}
-        if page.items:
+        items = [r for r in page.items if not self.access.trash.is_hidden(r.id)]  # deleted, undo still possible
+        tiles = [(self._tile(record), views.history_caption(record)) for record in items]
+        state = {**state, "ids": [r.id for r in items], "next": page.next_cursor}
+        if items:
             label = f"Page {state['page'] + 1}"
         else:
             label = empty_history(own_key=own_key, searching=bool(state["query"]))
@@ -86,9 +87,9 @@ class HistoryHandlers:
         if not (isinstance(evt.index, int) and 0 <= evt.index < len(ids)):
             raise refuse("That job is no longer in your history.")
         record = await in_thread(studio.get, ids[evt.index], owner)
-        if record is None:
+        if record is None or self.access.trash.is_hidden(record.id):
             raise refuse("That job is no longer in your history.")
-        children = [c.id for c in await in_thread(studio.children, record.id, owner)]
+        children = [c.id for c in await in_thread(studio.children, record.id, owner) if not self.access.trash.is_hidden(c.id)]
         view = new_view([record.id, *children], selected=record.id, session=session_of(view))
         records = await in_thread(self.access.records, view["jobs"], owner)
         async for update in self.results.stream(view, owner, records):

@@ -89,6 +89,7 @@ class ResultsHandlers:
             final=selected is not None and selected.is_final,
             running=selected is not None and selected.is_in_flight,
             resumable=selected is not None and selected.can_check_again,
+            undo=bool((view.get("deleted") or {}).get("id")) and self.access.trash.is_hidden(view["deleted"]["id"]),
         )
 
     def updates(self, view: dict[str, Any], records: Sequence[JobRecord]) -> Updates:
@@ -138,14 +139,31 @@ class ResultsHandlers:
 
     @user_errors
     def delete(self, view: dict[str, Any], api_key: str, browser_id: str) -> Updates:
+        """Take the selected job out of the history now; its files go when the undo period ends."""
         owner = self.access.owner(api_key, browser_id)
         job_id = (view or {}).get("selected")
         if not job_id:
             raise refuse("Select a job first.")
-        if not self.access.studio.delete(job_id, owner):
+        record = self.access.studio.get(job_id, owner)
+        if record is None or self.access.trash.is_hidden(job_id):
             raise refuse("That job is no longer in your history.")
+        self.access.trash.hide(job_id, owner)
         self.access.media.revoke(owner, job_id)
-        gr.Info("Deleted from your history and from disk.")
+        minutes = round(self.access.trash.grace_seconds / 60)
+        gr.Info(f"Deleted from your history. Its files are removed in {minutes} minutes: press “Undo delete” "
+                "to bring it back.")
         remaining = [j for j in view["jobs"] if j != job_id]
-        view = new_view(remaining, session=session_of(view))
+        view = {**new_view(remaining, session=session_of(view)), "deleted": {"id": job_id, "jobs": view["jobs"]}}
         return self.updates(view, self.access.records(remaining, owner))
+
+    @user_errors
+    def undo_delete(self, view: dict[str, Any], api_key: str, browser_id: str) -> Updates:
+        """Bring back the job deleted last on this page, as it was shown before."""
+        owner = self.access.owner(api_key, browser_id)
+        deleted = (view or {}).get("deleted") or {}
+        job_id = deleted.get("id")
+        if not job_id or not self.access.trash.restore(job_id, owner):
+            raise refuse("That job can no longer be brought back.")
+        gr.Info("The job is back in your history.")
+        view = new_view(deleted.get("jobs") or [job_id], selected=job_id, session=session_of(view))
+        return self.updates(view, self.access.records(view["jobs"], owner))
