@@ -43,3 +43,19 @@ def test_the_cost_line_counts_jobs_candidates_and_credits():
     assert captions.cost_line(1).startswith("Generate makes 1 job × 4 candidates (4 images) · about 1 credit;")
     assert captions.cost_line(3).startswith("Generate makes 3 jobs × 4 candidates (12 images) · about 3 credits;")
     assert captions.cost_line(None).startswith("Generate makes 1 job")
+
+
+def test_the_full_size_link_opens_the_original_in_a_new_tab():
+    record = _finished()
+    link = captions.full_size_link("/tmp/gradio/media/a b.png", record, 0)
+    assert link == ('<a href="gradio_api/file=/tmp/gradio/media/a%20b.png" target="_blank" rel="noopener">'
+                    "Open the original at full size (1080×1080) ↗</a>")
+    assert captions.full_size_link(None, record, 0) == ""
+
+
+def test_only_a_u_result_compares_against_a_parent_candidate():
+    upscale = _record(CHILD, kind="button", parent_id=PARENT, button="U3")
+    variation = _record(CHILD, kind="button", parent_id=PARENT, button="V3")
+    assert captions.upscale_parent_index(upscale) == 2
+    assert captions.upscale_parent_index(variation) is None
+    assert captions.upscale_parent_index(_finished()) is None and captions.upscale_parent_index(None) is None

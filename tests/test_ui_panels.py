@@ -71,7 +71,8 @@ def test_every_results_component_gets_exactly_one_value(page):
     results = page.results
     outputs = results.outputs()
     # Stop is the eighth; the selection line and "Upscale this"/"Vary this" the last three
-    assert len(outputs) == len(set(outputs)) == 8 + len(BUTTONS) + 3 + 3 + 1  # and Undo delete
+    # and Undo delete, the full-size link and the before/after slider
+    assert len(outputs) == len(set(outputs)) == 8 + len(BUTTONS) + 3 + 3 + 1 + 2
     assert set(outputs) == set(_components(results))  # a new component cannot be left out of the outputs
     updates = results.updates(_render())
     assert set(updates) == set(outputs)

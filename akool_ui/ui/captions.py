@@ -6,11 +6,16 @@ page says which job and which candidate is selected, so a press can only mean on
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from ..jobs import JobRecord
 from ..service.limits import estimate_credits
 from .views import ButtonView, md_text
 
-__all__ = ["CANDIDATES", "selection_line", "this_button", "cost_line", "BATCH_LABEL", "BATCH_INFO"]
+__all__ = [
+    "CANDIDATES", "selection_line", "this_button", "cost_line", "full_size_link", "upscale_parent_index",
+    "BATCH_LABEL", "BATCH_INFO",
+]
 
 # Akool returns each generation as a 2×2 grid that the downloader splits into four candidates.
 CANDIDATES = 4
@@ -53,3 +58,20 @@ def cost_line(jobs: float | None) -> str:
         f"Generate makes {_plural(n, 'job')} × {CANDIDATES} candidates ({n * CANDIDATES} images) · about "
         f"{_plural(credits, 'credit')}; each U/V press about {_plural(estimate_credits('button'), 'credit')}."
     )
+
+
+def full_size_link(link: str | None, record: JobRecord | None, index: int) -> str:
+    """A link that opens the selected image's original in a new tab, at 100 % (the gallery shows a preview)."""
+    if not link or record is None:
+        return ""
+    entry = next((e for e in record.images if e.index == index), None)
+    size = f" ({entry.width}×{entry.height})" if entry is not None and entry.width and entry.height else ""
+    return f'<a href="gradio_api/file={quote(link)}" target="_blank" rel="noopener">Open the original at full size{size} ↗</a>'
+
+
+def upscale_parent_index(record: JobRecord | None) -> int | None:
+    """For a U result, which candidate of its parent it upscales (U3: index 2); else None."""
+    button = (record.button or "") if record is not None and record.kind == "button" else ""
+    if len(button) == 2 and button[0] == "U" and button[1] in "1234":
+        return int(button[1]) - 1
+    return None

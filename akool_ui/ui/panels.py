@@ -189,6 +189,10 @@ class ResultsRender:
     """Open the gallery's preview on this tile (a U/V result that just arrived)."""
     undo: bool = False
     """A job deleted from this view can still be brought back: Undo delete is offered."""
+    full_size: str = ""
+    """A link opening the selected original at 100 % in a new tab."""
+    compare: tuple[str, str] | None = None
+    """(before, after) for a U result: its parent's candidate and the upscale."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,6 +202,8 @@ class ResultsPanel:
     view: gr.State
     status: gr.Markdown
     gallery: gr.Gallery
+    full_size: gr.Markdown
+    compare: gr.ImageSlider
     selection: gr.Markdown
     upscale_this: gr.Button
     vary_this: gr.Button
@@ -214,7 +220,7 @@ class ResultsPanel:
 
     def outputs(self) -> list[Any]:
         """Every component a render updates (all of the panel)."""
-        return [self.view, self.status, self.gallery, self.selection, self.upscale_this, self.vary_this,
+        return [self.view, self.status, self.gallery, self.full_size, self.compare, self.selection, self.upscale_this, self.vary_this,
                 *self.buttons.values(), self.stop, self.check_again, self.use_source,
                 self.download_one, self.download_all, self.details, self.reuse, self.delete, self.undo_delete]
 
@@ -227,6 +233,8 @@ class ResultsPanel:
             self.status: render.status,
             self.gallery: self._gallery(render) if gallery else gr.skip(),
             self.selection: render.selection,
+            self.full_size: render.full_size,
+            self.compare: gr.update(value=render.compare, visible=render.compare is not None),
             self.upscale_this: _this_update("Upscale", render.upscale_this),
             self.vary_this: _this_update("Vary", render.vary_this),
             self.stop: gr.update(visible=render.running),

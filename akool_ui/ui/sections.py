@@ -152,6 +152,11 @@ def _render_results() -> ResultsPanel:
         label="Results", elem_id="gallery", columns=2, height="auto", object_fit="contain",
         buttons=["fullscreen"], interactive=False,
     )
+    full_size = gr.Markdown("", elem_id="full-size")
+    compare = gr.ImageSlider(
+        label="Before / after: the candidate and its 4K upscale (drag the handle)", type="filepath",
+        elem_id="compare", visible=False, interactive=False, max_height=520, buttons=["fullscreen"],
+    )
     with gr.Column(elem_id="result-actions"):
         selection = gr.Markdown(selection_line(None, "", 0, 0), elem_id="selection")
         with gr.Row():
@@ -177,7 +182,7 @@ def _render_results() -> ResultsPanel:
             delete = gr.Button("Delete", size="sm", variant="stop", elem_id="delete-job", interactive=False)
             undo_delete = gr.Button("Undo delete", size="sm", elem_id="undo-delete", visible=False)
     return ResultsPanel(
-        view=view, status=status, gallery=gallery, selection=selection, upscale_this=upscale_this,
+        view=view, status=status, gallery=gallery, full_size=full_size, compare=compare, selection=selection, upscale_this=upscale_this,
         vary_this=vary_this, buttons=buttons, stop=stop, check_again=check_again,
         use_source=use_source,
         download_one=download_one, download_all=download_all, details=details, reuse=reuse, delete=delete,

@@ -6,9 +6,11 @@ E2E_SCREENSHOT_DIR) as ``1x-*.png``.
 
 from __future__ import annotations
 
+import io
 import time
 
 import pytest
+from PIL import Image
 
 from tests.e2e.conftest import AppProcess
 
@@ -187,6 +189,22 @@ def test_a_batch_says_what_it_makes_and_upscale_this_acts_on_the_selected_candid
     page.wait_for_function("() => (document.querySelector('#gallery .preview .caption')?.innerText || '')"
                            ".startsWith('U3 of Image 2')")
     page.screenshot(path=str(screenshots / "12-upscale-this.png"))
+    page.keyboard.press("Escape")
+    # a U result opens a before/after view against its parent's candidate, both at full resolution
+    page.locator("#compare").wait_for(state="visible")
+    page.wait_for_function("() => [...document.querySelectorAll('#compare img')].filter(i => i.complete && "
+                           "i.naturalWidth > 0).length >= 2")
+    widths = page.evaluate("() => [...document.querySelectorAll('#compare img')].map(i => i.naturalWidth)")
+    assert 1080 in widths and 3840 in widths, widths
+    page.locator("#compare").scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshots / "14-before-after.png"))
+    # and the original opens at 100 % on demand (the gallery shows a 768 px preview)
+    link = page.locator("#full-size a")
+    assert link.inner_text() == "Open the original at full size (3840×3840) ↗"
+    assert link.get_attribute("target") == "_blank"
+    response = page.request.get(app.url + "/" + link.get_attribute("href"))
+    assert response.ok and response.headers["content-type"].startswith("image/")
+    assert Image.open(io.BytesIO(response.body())).size == (3840, 3840)
     page.context.close()
 
 

@@ -73,13 +73,16 @@ class ResultsHandlers:
                     session[record.id] = views.session_entry(record, own=bool(session[record.id].get("own")))
         details = "\n\n".join(p for p in (views.job_details(selected, parent=parent), views.session_line(session)) if p)
         buttons = views.button_views(selected, index if selected is not None else None)
+        original = self.downloads.original(selected, index)
         label = views.record_labels(records).get(selected.id, "") if selected is not None else ""
         return ResultsRender(
             status=views.status_markdown(records, note=note),
             gallery=[(link, item.caption) for item, link in items],
             view=view,
             details=details,
-            original=self.downloads.original(selected, index),
+            original=original,
+            full_size=captions.full_size_link(original, selected, index),
+            compare=self._before_after(selected, parent),
             zip=self.downloads.zip(view, records),
             buttons=buttons,
             selection=captions.selection_line(selected, label, index, len(records)),
@@ -91,6 +94,15 @@ class ResultsHandlers:
             resumable=selected is not None and selected.can_check_again,
             undo=bool((view.get("deleted") or {}).get("id")) and self.access.trash.is_hidden(view["deleted"]["id"]),
         )
+
+    def _before_after(self, record: JobRecord | None, parent: JobRecord | None) -> tuple[str, str] | None:
+        """For a U result: (its parent's candidate, the upscale), both originals, for the before/after slider."""
+        candidate = captions.upscale_parent_index(record)
+        if record is None or parent is None or candidate is None:
+            return None
+        before = self.access.link(parent, self.access.original(parent, candidate))
+        after = self.access.link(record, self.access.original(record, 0))
+        return (before, after) if before and after else None
 
     def updates(self, view: dict[str, Any], records: Sequence[JobRecord]) -> Updates:
         return self.panel.updates(self.render(view, records))
