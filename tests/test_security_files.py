@@ -157,6 +157,8 @@ def test_deleting_a_job_revokes_its_links(app):
     view = {"jobs": [job["id"]], "selected": job["id"], "index": 0, "items": [], "zip": None}
     shown = handlers.results.delete(view, "", result["session"])
     assert shown[page.results.view]["jobs"] == [] and shown[page.results.gallery] == []
+    assert handlers.access.records([job["id"]], owner) == []  # out of the history at once (undo possible)
+    handlers.access.trash.flush()  # the undo period ends
     assert app.studio.get(job["id"], owner) is None
     for link in links:
         assert not link.exists()

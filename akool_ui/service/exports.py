@@ -15,7 +15,7 @@ from typing import Iterable
 
 log = logging.getLogger(__name__)
 
-__all__ = ["zip_files", "EXPORT_DIR_NAME", "EXPORT_MAX_AGE"]
+__all__ = ["zip_files", "tagged_copy", "EXPORT_DIR_NAME", "EXPORT_MAX_AGE"]
 
 EXPORT_DIR_NAME = "akool-studio-exports"
 # A zip is built for the download button and fetched (copied by Gradio) within moments; an hour covers
@@ -65,4 +65,19 @@ def zip_files(files: Iterable[tuple[Path, str]], name: str, *, max_age: float = 
         raise FileNotFoundError("none of the files to zip exist")
     os.chmod(dest, 0o600)
     log.debug("zipped %d files into %s", written, dest.name)
+    return dest
+
+
+def tagged_copy(path: Path, settings: dict, name: str, *, max_age: float = EXPORT_MAX_AGE) -> Path:
+    """A copy of the image at ``path`` named ``name``, with the job's ``settings`` written into its metadata
+    (``image_meta.tag_image``; the stored original is never changed), in a private temp folder."""
+    from .image_meta import tag_image
+
+    root = _export_root()
+    _prune(root, max_age)
+    folder = root / secrets.token_hex(16)
+    folder.mkdir(mode=0o700)
+    dest = folder / Path(name).name
+    dest.write_bytes(tag_image(Path(path).read_bytes(), settings))
+    os.chmod(dest, 0o600)
     return dest

@@ -96,6 +96,8 @@ def _setup_create_events(page: Page, h: StudioHandlers) -> None:
         trigger(h.create.check_source_url, form.source.url, url_checked, **_QUICK, **_PRIVATE)
     form.source.url.change(h.create.source_url_edited, form.source.url, url_checked, queue=False,
                            show_progress="hidden", **_PRIVATE)
+    # A dropped image carrying this app's settings (any download from here) restores the form.
+    form.source.image.upload(h.create.restore_from_image, form.source.image, form.restorable(), **_QUICK, **_PRIVATE)
     for source in (form.source.image, form.source.url):
         # Queued (not queue=False): only queued events show a refused upload's sentence as a toast.
         source.change(h.create.source_changed, [form.source.image, form.source.url], form.similar, **_QUICK, **_PRIVATE)

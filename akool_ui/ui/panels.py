@@ -140,6 +140,10 @@ class FormPanel:
             self.model: values.model,
         }
 
+    def restorable(self) -> list[Any]:
+        """What a dropped image's settings fill (not the image itself, not the batch)."""
+        return [self.prompt, self.negative, self.source.url, self.scale, self.resolution, self.similar, self.model]
+
     def show_similar(self, shown: bool) -> Updates:
         return {self.similar: gr.update(visible=_similar_visibility(shown))}
 

@@ -78,9 +78,13 @@ def md_text(text: object) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
 
 
-def _short(text: str, limit: int = _PROMPT_IN_LABEL) -> str:
+def short_text(text: str, limit: int = _PROMPT_IN_LABEL) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+_short = short_text
 
 
 def record_labels(records: Sequence[JobRecord]) -> dict[str, str]:

@@ -120,6 +120,11 @@ def test_generate_upscale_reload_restart(app_process, page, screenshots):
     assert len(upscale) == 1, upscale
     width, height = map(int, _SIZE.search(upscale[0]).groups())
     assert max(width, height) >= 3840, upscale  # a 4K result
+    # the new result arrives selected; back on its parent, U1 shows as used
+    page.wait_for_function("() => document.querySelector('#selection').innerText.includes('U1 of Image 1')")
+    page.keyboard.press("Escape")
+    _thumbs(page, "gallery").first.click()
+    page.keyboard.press("Escape")
     page.wait_for_function("() => document.querySelector('#btn-U1').innerText.includes('✓')")
     assert page.locator("#btn-U1").is_disabled()
     assert "used" in (page.locator("#btn-U1").get_attribute("class") or "")

@@ -223,3 +223,35 @@ def test_a_source_url_is_checked_when_entered_and_generate_names_what_is_wrong(b
     url_box.fill("")
     page.wait_for_function("() => document.querySelector('#source-url-check').innerText.trim() === ''")
     page.context.close()
+
+
+def test_a_downloaded_image_carries_its_settings_and_dropping_it_back_restores_the_form(
+    browser, app, screenshots, tmp_path
+):
+    from akool_ui.service.image_meta import read_settings
+
+    page = _open(browser, app, DESKTOP)
+    page.locator("#prompt textarea").fill("A copper kettle on a stove")
+    page.locator("#negative-prompt textarea, #negative-prompt input").first.fill("blurry")
+    page.locator("#scale input").click()
+    page.get_by_role("option", name="16:9").click()
+    page.locator("#generate").click()
+    page.wait_for_function("() => /done/.test(document.querySelector('#status').innerText)", timeout=JOB_TIMEOUT)
+    page.wait_for_function("() => !document.querySelector('#download-original').disabled")
+    with page.expect_download() as download:
+        page.locator("#download-original").click()
+    name = download.value.suggested_filename
+    assert name.startswith("a-copper-kettle-on-a-stove-") and name.endswith("-1" + name[name.rfind("."):]), name
+    path = tmp_path / name
+    download.value.save_as(path)
+    assert read_settings(path)["prompt"] == "A copper kettle on a stove"
+    page.context.close()
+
+    page = _open(browser, app, DESKTOP)  # a fresh page: drop the file on the source box
+    page.locator("#source-image input[type=file]").set_input_files(str(path))
+    page.wait_for_function("() => document.querySelector('#prompt textarea').value === 'A copper kettle on a stove'")
+    _toast(page, "Settings restored from the image")
+    assert page.locator("#negative-prompt textarea, #negative-prompt input").first.input_value() == "blurry"
+    assert page.locator("#scale input").input_value() == "16:9"
+    page.screenshot(path=str(screenshots / "15-restored-from-image.png"))
+    page.context.close()

@@ -12,7 +12,8 @@ from typing import Any, AsyncIterator, Callable
 
 import gradio as gr
 
-from ...akool.models import ImageRequest
+from ...akool.models import MODELS, RESOLUTIONS, SCALES, ImageRequest
+from ...service.image_meta import read_settings
 from ...service.uploads import NoPublicUrl
 from .. import captions, views
 from ..source_url import SourceUrlChecker
@@ -176,6 +177,33 @@ class CreateHandlers:
             return {self.form.source.url_preview: gr.skip(), self.form.source.url_check: gr.skip()}
         return self.form.source.checked(None)
 
+    @user_errors
+    def restore_from_image(self, source_image: str | None) -> Updates:
+        """An image dropped on the source box that carries this app's settings (any download from here)
+        fills the form with them, as Fooocus/A1111 do; it stays the source until it is cleared."""
+        settings = read_settings(source_image) if source_image else None
+        if settings is None:
+            return {component: gr.skip() for component in self.form.restorable()}
+        scale = settings.get("scale")
+        resolution = settings.get("resolution")
+        model = settings.get("model_name")
+        updates = self.form.fill(FormFill(
+            prompt=str(settings.get("prompt", "")),
+            negative=str(settings.get("negative_prompt", "")),
+            source_image=None, source_url="",
+            scale=scale if scale in SCALES else "1:1",
+            resolution=resolution if resolution in RESOLUTIONS else "1080p",
+            batch=1,
+            similar=_similar(settings.get("similar")),
+            model=model if model in MODELS else AUTO_MODEL,
+            has_source=True,
+        ))
+        updates = {c: updates[c] for c in self.form.restorable()}  # the dropped image stays; the batch is not its
+        gr.Info(html.escape(
+            f"Settings restored from the image: “{views.short_text(str(settings.get('prompt', '')), 40)}”. It is also "
+            "the source image now: clear it for text-to-image.", quote=False))
+        return updates
+
     def source_changed(self, source_image: str | None, source_url: str) -> Updates:
         """``similar`` only means something for image-to-image."""
         return self.form.show_similar(bool(source_image or (source_url or "").strip()))
@@ -220,3 +248,11 @@ class CreateHandlers:
             model=request.get("model_name") or AUTO_MODEL,
             has_source=bool(source_url),
         ))
+
+
+def _similar(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0.5
+    return number if 0.0 <= number <= 1.0 else 0.5
