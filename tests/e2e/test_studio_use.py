@@ -255,3 +255,39 @@ def test_a_downloaded_image_carries_its_settings_and_dropping_it_back_restores_t
     assert page.locator("#scale input").input_value() == "16:9"
     page.screenshot(path=str(screenshots / "15-restored-from-image.png"))
     page.context.close()
+
+
+CONTRAST_SELECTORS = [
+    "[data-testid=block-info]", "[data-testid=block-label]", ".info-text", "label span", "#status p",
+    "#selection p", "#button-help p", "#generate-cost p", "#job-details p", "#mode-banner p", "#history-pager p",
+    "#full-size a", ".caption-label", "button", "th", "td", "footer a", "footer button",
+]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_labels_help_text_and_buttons_in_every_state_meet_wcag_aa(browser, app, screenshots, scheme):
+    from tests.e2e.contrast import CONTRAST_JS, failures
+
+    page = _open(browser, app, DESKTOP, scheme)
+    _generate(page, f"A contrast check, {scheme}")
+    page.wait_for_function("() => !document.querySelector('#btn-U1').disabled")
+    page.locator("#btn-U1").click()
+    page.wait_for_function("() => /U1 of Image: done/.test(document.querySelector('#status').innerText)",
+                           timeout=JOB_TIMEOUT)
+    page.wait_for_function("() => document.querySelector('#selection').innerText.includes('U1 of Image')")
+    page.keyboard.press("Escape")
+    page.locator("#gallery .thumbnail-item").first.click()  # the parent: U1 used, V1 highlighted, U2 plain
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => document.querySelector('#btn-U1').innerText.includes('✓')")
+    page.mouse.move(0, 0)
+    time.sleep(0.5)  # let Gradio's fades settle: colours are measured as they are shown
+    measured = page.evaluate(CONTRAST_JS, CONTRAST_SELECTORS)
+    texts = {m["text"] for m in measured}
+    # every button state is on the page and measured: primary, plain, used, disabled, stop
+    assert {"Generate", "V1", "U2", "U1 ✓", "Delete"} <= texts, texts
+    assert any(m["text"] == "← Newer" for m in measured)  # disabled
+    assert any(m["selector"] == ".info-text" for m in measured) and any(m["selector"] == "[data-testid=block-info]"
+                                                                        for m in measured)
+    assert failures(measured) == []
+    page.screenshot(path=str(screenshots / f"16-contrast-{scheme}.png"))
+    page.context.close()
