@@ -11,7 +11,7 @@ import gradio as gr
 from .handlers import API_CONCURRENCY, QUICK_CONCURRENCY, STREAM_CONCURRENCY, StudioHandlers
 from .media import MediaLinks
 from .panels import Page
-from .scripts import PAGE_SETUP_JS, scroll_into_view
+from .scripts import NOTIFY_OPT_IN_JS, PAGE_SETUP_JS, scroll_into_view
 from .sections import API_KEY_KEY, BROWSER_ID_KEY, KEY_INFO, TITLE, _banner, render_page
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -118,6 +118,7 @@ def _setup_create_events(page: Page, h: StudioHandlers) -> None:
     presses += [(results.upscale_this, h.create.press_this_handler("U")),
                 (results.vary_this, h.create.press_this_handler("V"))]
     for button, press in presses:
+        button.click(None, js=scroll_into_view("#status", "center"), queue=False, **_PRIVATE)  # where it shows
         event = button.click(
             press, [results.view, *who], results.outputs(), trigger_mode="once", **_STREAM, **_PRIVATE,
         )
@@ -137,6 +138,8 @@ def _setup_create_events(page: Page, h: StudioHandlers) -> None:
     results.stop.click(
         h.create.stop, [results.view, *who], results.outputs(), cancels=watching, **_QUICK, **_PRIVATE,
     ).then(**refresh_history)
+    # Opt-in: the browser asks for permission; a refusal unticks the box again (scripts.py).
+    results.notify.change(None, results.notify, results.notify, js=NOTIFY_OPT_IN_JS, queue=False, **_PRIVATE)
     results.use_source.click(
         h.create.use_as_source, [results.view, *who], [form.source.image, form.source.url, form.similar],
         **_QUICK, **_PRIVATE,

@@ -193,6 +193,8 @@ class ResultsRender:
     """Open the gallery's preview on this tile (a U/V result that just arrived)."""
     undo: bool = False
     """A job deleted from this view can still be brought back: Undo delete is offered."""
+    prompt: str = ""
+    """The selected job's prompt (shown with a copy button)."""
     full_size: str = ""
     """A link opening the selected original at 100 % in a new tab."""
     compare: tuple[str, str] | None = None
@@ -217,6 +219,9 @@ class ResultsPanel:
     use_source: gr.Button
     download_one: gr.DownloadButton
     download_all: gr.DownloadButton
+    prompt_copy: gr.Textbox
+    notify: gr.Checkbox
+    """The visitor's opt-in to a browser notification: theirs alone, never a render's output."""
     details: gr.Markdown
     reuse: gr.Button
     delete: gr.Button
@@ -224,9 +229,10 @@ class ResultsPanel:
 
     def outputs(self) -> list[Any]:
         """Every component a render updates (all of the panel)."""
-        return [self.view, self.status, self.gallery, self.full_size, self.compare, self.selection, self.upscale_this, self.vary_this,
-                *self.buttons.values(), self.stop, self.check_again, self.use_source,
-                self.download_one, self.download_all, self.details, self.reuse, self.delete, self.undo_delete]
+        return [self.view, self.status, self.gallery, self.full_size, self.compare, self.selection, self.upscale_this,
+                self.vary_this, *self.buttons.values(), self.stop, self.check_again, self.use_source,
+                self.download_one, self.download_all, self.prompt_copy, self.details, self.reuse, self.delete,
+                self.undo_delete]
 
     def updates(self, render: ResultsRender, *, gallery: bool = True) -> Updates:
         """``render`` as an update of every component; ``gallery=False`` leaves the gallery alone (re-sending
@@ -247,6 +253,7 @@ class ResultsPanel:
             self.download_one: gr.update(value=render.original, interactive=has_image),
             self.download_all: gr.update(value=render.zip, interactive=render.zip is not None),
             self.details: render.details,
+            self.prompt_copy: gr.update(value=render.prompt, visible=bool(render.prompt)),
             self.reuse: gr.update(interactive=render.final),
             self.delete: gr.update(interactive=render.final),
             self.undo_delete: gr.update(visible=render.undo),

@@ -148,6 +148,8 @@ def _action_button(name: str) -> gr.Button:
 def _render_results() -> ResultsPanel:
     view = gr.State(new_view([]))
     status = gr.Markdown("Ready. Write a prompt and press **Generate**.", elem_id="status")
+    notify = gr.Checkbox(False, label="Tell me when a job finishes while this tab is in the background",
+                         elem_id="notify", container=False)
     gallery = gr.Gallery(
         label="Results", elem_id="gallery", columns=2, height="auto", object_fit="contain",
         buttons=["fullscreen"], interactive=False,
@@ -176,6 +178,10 @@ def _render_results() -> ResultsPanel:
             use_source = gr.Button("Use as source", size="sm", elem_id="use-as-source", interactive=False)
             download_one = gr.DownloadButton("Download original", size="sm", elem_id="download-original", interactive=False)
             download_all = gr.DownloadButton("Download all (zip)", size="sm", elem_id="download-all", interactive=False)
+        prompt_copy = gr.Textbox(
+            label="Prompt of the selected job", interactive=False, buttons=["copy"], elem_id="selected-prompt",
+            lines=1, max_lines=4, visible=False,
+        )
         details = gr.Markdown(elem_id="job-details")
         with gr.Row():
             reuse = gr.Button("Reuse settings", size="sm", elem_id="reuse-settings", interactive=False)
@@ -185,7 +191,7 @@ def _render_results() -> ResultsPanel:
         view=view, status=status, gallery=gallery, full_size=full_size, compare=compare, selection=selection, upscale_this=upscale_this,
         vary_this=vary_this, buttons=buttons, stop=stop, check_again=check_again,
         use_source=use_source,
-        download_one=download_one, download_all=download_all, details=details, reuse=reuse, delete=delete,
+        download_one=download_one, download_all=download_all, prompt_copy=prompt_copy, notify=notify, details=details, reuse=reuse, delete=delete,
         undo_delete=undo_delete,
     )
 

@@ -246,7 +246,7 @@ def reused_sentence(record: JobRecord) -> str:
 
 
 def history_caption(record: JobRecord) -> str:
-    """A history tile's caption: what it was, how it ended, when."""
+    """A history tile's caption: what it was, how it ended, when (the tile wraps it over a few lines)."""
     prompt = _short(record.prompt or "(no prompt)", 40)
     what = f"{record.button} of “{prompt}”" if record.kind == "button" else prompt
     return f"{what} · {wording.state_phrase(record.state)} · {_when(record.created_at)}"

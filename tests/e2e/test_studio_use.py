@@ -291,3 +291,43 @@ def test_labels_help_text_and_buttons_in_every_state_meet_wcag_aa(browser, app, 
     assert failures(measured) == []
     page.screenshot(path=str(screenshots / f"16-contrast-{scheme}.png"))
     page.context.close()
+
+
+def test_copy_prompt_notify_opt_in_and_history_captions_in_full(browser, app):
+    page = _open(browser, app, DESKTOP)
+    page.context.grant_permissions(["notifications", "clipboard-read", "clipboard-write"])
+    page.locator("#notify input[type=checkbox]").check()
+    _generate(page, "A lantern on a long winding mountain path at dusk")
+    page.locator("#selected-prompt").wait_for(state="visible")
+    assert page.locator("#selected-prompt textarea, #selected-prompt input").first.input_value().startswith("A lantern")
+    page.locator("#selected-prompt button").first.click()  # Gradio's copy button
+    assert page.evaluate("() => navigator.clipboard.readText()") == "A lantern on a long winding mountain path at dusk"
+    assert page.locator("#notify input[type=checkbox]").is_checked()  # permission granted: the opt-in stays
+    _wait_thumbs(page, "history", 1)
+    caption = page.locator("#history .caption-label").first
+    assert caption.inner_text().endswith(" · done · " + caption.inner_text().rsplit(" · ", 1)[1])
+    box = caption.bounding_box()
+    assert caption.evaluate("(e) => e.scrollWidth <= e.clientWidth + 1") and box["height"] > 20  # wrapped, not cut
+    page.context.close()
+
+
+def test_a_job_finishing_in_a_background_tab_shows_in_the_title_and_notifies_when_opted_in(browser, app):
+    page = _open(browser, app, DESKTOP)
+    page.evaluate("""() => {
+        window.__notes = [];
+        window.Notification = class { constructor(title, options) { window.__notes.push(options.body); } };
+        window.Notification.permission = "granted";
+        window.Notification.requestPermission = async () => "granted";
+    }""")
+    page.locator("#notify input[type=checkbox]").check()
+    page.locator("#prompt textarea").fill("A tab in the background")
+    page.locator("#generate").click()
+    page.wait_for_function("() => /queued|processing|saving/.test(document.querySelector('#status').innerText)")
+    page.evaluate("() => Object.defineProperty(document, 'hidden', {configurable: true, get: () => true})")
+    page.wait_for_function("() => document.title.startsWith('✓ Your images are ready')", timeout=JOB_TIMEOUT)
+    assert page.evaluate("() => window.__notes.length") == 1
+    assert "done" in page.evaluate("() => window.__notes[0]")
+    page.evaluate("""() => { Object.defineProperty(document, 'hidden', {configurable: true, get: () => false});
+                             document.dispatchEvent(new Event('visibilitychange')); }""")
+    assert page.title() == "Akool Image Studio"
+    page.context.close()

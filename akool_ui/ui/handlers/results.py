@@ -81,6 +81,7 @@ class ResultsHandlers:
             view=view,
             details=details,
             original=original,
+            prompt=(selected.prompt or "") if selected is not None else "",
             full_size=captions.full_size_link(original, selected, index),
             compare=self._before_after(selected, parent),
             zip=self.downloads.zip(view, records),
