@@ -32,7 +32,10 @@ def selection_line(record: JobRecord | None, label: str, index: int, jobs_shown:
     if record is None:
         return "Select an image: the buttons below act on the selected one."
     stored = [e for e in record.images if e.is_stored or e.display_path]
-    candidate = f" · #{index + 1}" if len(record.images) > 1 else ""
+    if index < 0:  # a placeholder: the image is still to come
+        candidate = " (its images are still coming)"
+    else:
+        candidate = f" · #{index + 1}" if len(record.images) > 1 else ""
     line = f"Selected: **{md_text(label)}{candidate}**."
     if record.buttons:
         line += f" U1–U4 and V1–V4 act on {md_text(label)}'s candidates #1–#4"

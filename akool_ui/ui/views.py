@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Sequence
 from ..akool.models import BUTTONS
 from ..jobs import ImageEntry, ImageState, JobRecord, RecordState, wording
 from ..service.limits import credits_of
+from .assets import placeholder_for
 
 __all__ = [
     "GalleryItem",
@@ -110,8 +111,11 @@ def _elapsed_text(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s"
 
 
-def status_lines(records: Sequence[JobRecord], *, now: float | None = None) -> list[str]:
-    """One plain line per job: what it is, where it is, how long it has taken."""
+def status_lines(
+    records: Sequence[JobRecord], *, now: float | None = None, suffix: Callable[[JobRecord], str] | None = None
+) -> list[str]:
+    """One plain line per job: what it is, where it is, how long it has taken (then ``suffix(record)``: the
+    progress bar of a running job)."""
     labels = record_labels(records)
     lines = []
     for record in records:
@@ -129,12 +133,17 @@ def status_lines(records: Sequence[JobRecord], *, now: float | None = None) -> l
             line += f" — {wording.TIMED_OUT_HINT}"
         elif record.state is RecordState.STOPPED:
             line += f" — {wording.STOPPED_HINT}"
+        if suffix is not None:
+            line += suffix(record)
         lines.append(line)
     return lines
 
 
-def status_markdown(records: Sequence[JobRecord], *, now: float | None = None, note: str | None = None) -> str:
-    lines = [md_text(line) for line in status_lines(records, now=now)]
+def status_markdown(
+    records: Sequence[JobRecord], *, now: float | None = None, note: str | None = None,
+    suffix: Callable[[JobRecord], str] | None = None,
+) -> str:
+    lines = [md_text(line) for line in status_lines(records, now=now, suffix=suffix)]
     if note:
         lines.append(md_text(note))
     return "  \n".join(lines) if lines else "Ready. Write a prompt and press **Generate**."
@@ -144,8 +153,11 @@ def _size(entry: ImageEntry) -> str:
     return f"{entry.width}×{entry.height}" if entry.width and entry.height else ""
 
 
-def gallery_items(records: Sequence[JobRecord], abspath: Callable[[str], Path]) -> list[GalleryItem]:
-    """The stored images of ``records`` in order, with captions that say which button acts on which."""
+def gallery_items(
+    records: Sequence[JobRecord], abspath: Callable[[str], Path], *, expected: Callable[[JobRecord], int] | None = None
+) -> list[GalleryItem]:
+    """The stored images of ``records`` in order, with captions that say which button acts on which; with
+    ``expected``, a placeholder tile (index < 0) for each image a running job has still to bring."""
     labels = record_labels(records)
     items = []
     for record in records:
@@ -160,7 +172,19 @@ def gallery_items(records: Sequence[JobRecord], abspath: Callable[[str], Path]) 
             if size := _size(entry):
                 parts.append(size)
             items.append(GalleryItem(abspath(rel), " · ".join(parts), record.id, entry.index))
+        if expected is not None and record.is_in_flight:
+            items.extend(_placeholders(record, label, expected(record), shown=sum(1 for i in items if i.job_id == record.id)))
     return items
+
+
+def _placeholders(record: JobRecord, label: str, count: int, *, shown: int) -> list[GalleryItem]:
+    """Tiles standing for the images a running job will bring, captioned with where it is."""
+    phrase = wording.state_phrase(record.state)
+    return [
+        GalleryItem(placeholder_for(record.state), f"{label} · #{n + 1} · {phrase}…" if count > 1 else f"{label} · {phrase}…",
+                    record.id, -(n + 1))
+        for n in range(shown, count)
+    ]
 
 
 def button_views(record: JobRecord | None, selected_index: int | None = None) -> list[ButtonView]:

@@ -7,6 +7,7 @@ E2E_SCREENSHOT_DIR) as ``1x-*.png``.
 from __future__ import annotations
 
 import io
+import re
 import time
 
 import pytest
@@ -330,4 +331,18 @@ def test_a_job_finishing_in_a_background_tab_shows_in_the_title_and_notifies_whe
     page.evaluate("""() => { Object.defineProperty(document, 'hidden', {configurable: true, get: () => false});
                              document.dispatchEvent(new Event('visibilitychange')); }""")
     assert page.title() == "Akool Image Studio"
+    page.context.close()
+
+
+def test_a_running_job_shows_placeholder_tiles_and_a_progress_bar(browser, slow_app_process, screenshots):
+    page = _open(browser, slow_app_process, DESKTOP)
+    page.locator("#prompt textarea").fill("A slow lighthouse")
+    page.locator("#generate").click()
+    page.wait_for_function("() => /[▰▱]{10} about \\d+ s left/.test(document.querySelector('#status').innerText)")
+    page.wait_for_function("() => document.querySelectorAll('#gallery .thumbnail-item').length === 4")
+    captions = page.locator("#gallery .caption-label").all_inner_texts()
+    assert all(re.fullmatch(r"Image · #\d · (queued|processing)…", c) for c in captions), captions
+    page.screenshot(path=str(screenshots / "17-progress.png"))
+    page.locator("#stop").click()
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('stopped')")
     page.context.close()

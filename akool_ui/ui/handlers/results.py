@@ -13,7 +13,7 @@ import gradio as gr
 
 from ...jobs import JobRecord
 from ...jobs.events import Current
-from .. import captions, views
+from .. import captions, progress, views
 from ..panels import ResultsPanel, ResultsRender, Updates, new_view, session_of
 from .common import TICK_SECONDS, WORK_LANE, StudioAccess, in_thread, refuse, user_errors
 from .downloads import Downloads
@@ -27,7 +27,7 @@ def _follow(view: dict[str, Any], by_id: dict[str, JobRecord]) -> None:
     follow = view.get("follow")
     if not follow:
         return
-    position = next((i for i, (job_id, _) in enumerate(view["items"]) if job_id == follow), None)
+    position = next((i for i, (job_id, index) in enumerate(view["items"]) if job_id == follow and index >= 0), None)
     if position is not None:
         view.update(selected=follow, index=view["items"][position][1], follow=None, preview=True)
     elif follow not in by_id or by_id[follow].is_final:
@@ -47,6 +47,7 @@ class ResultsHandlers:
         self.access = access
         self.panel = panel
         self.downloads = Downloads(access)
+        self.durations = progress.Durations()
 
     # --- rendering ---------------------------------------------------------------------------------
 
@@ -54,10 +55,11 @@ class ResultsHandlers:
         """What the panel shows for ``view`` (updates ``view``: gallery order, selection, zip)."""
         studio = self.access.studio
         by_id = {r.id: r for r in records}
+        self.durations.learn(records)
         items = [
             (item, link)
-            for item in views.gallery_items(records, self.access.abspath)
-            if (link := self.access.link(by_id[item.job_id], item.path)) is not None
+            for item in views.gallery_items(records, self.access.abspath, expected=progress.expected_images)
+            if (link := self._tile_link(by_id[item.job_id], item)) is not None
         ]
         view["items"] = [[item.job_id, item.index] for item, _ in items]
         _follow(view, by_id)
@@ -76,7 +78,7 @@ class ResultsHandlers:
         original = self.downloads.original(selected, index)
         label = views.record_labels(records).get(selected.id, "") if selected is not None else ""
         return ResultsRender(
-            status=views.status_markdown(records, note=note),
+            status=self.status(records, note=note),
             gallery=[(link, item.caption) for item, link in items],
             view=view,
             details=details,
@@ -95,6 +97,16 @@ class ResultsHandlers:
             resumable=selected is not None and selected.can_check_again,
             undo=bool((view.get("deleted") or {}).get("id")) and self.access.trash.is_hidden(view["deleted"]["id"]),
         )
+
+    def status(self, records: Sequence[JobRecord], *, note: str | None = None) -> str:
+        """The status lines, each running job with its progress bar."""
+        return views.status_markdown(
+            records, note=note, suffix=lambda r: progress.progress_text(r, self.durations.typical(r))
+        )
+
+    def _tile_link(self, record: JobRecord, item: views.GalleryItem) -> str | None:
+        """A stored image goes out as its owner's media link; a placeholder (a public asset) as it is."""
+        return str(item.path) if item.index < 0 else self.access.link(record, item.path)
 
     def _before_after(self, record: JobRecord | None, parent: JobRecord | None) -> tuple[str, str] | None:
         """For a U result: (its parent's candidate, the upscale), both originals, for the before/after slider."""
@@ -131,7 +143,7 @@ class ResultsHandlers:
                     if not isinstance(event, Current) or event.record.state is not current.state:
                         yield await in_thread(self.updates, view, [by_id[r.id] for r in records], lane=WORK_LANE)
                         continue
-                yield self.panel.status_update(views.status_markdown([by_id[r.id] for r in records]))
+                yield self.panel.status_update(self.status([by_id[r.id] for r in records]))
         finally:
             subscription.close()
         # The subscription is done: re-read so buttons/used_buttons written after the last event show.
