@@ -131,7 +131,7 @@ def test_reopening_a_job_from_history_does_not_add_to_the_session(studio):
     h, page = _page(studio)
     last = _generate(h, new_view([]))[-1]
     view = last[page.results.view]
-    history = h.history.refresh("", "", BROWSER)[page.history.state]
+    history = h.history.refresh("", False, "", BROWSER)[page.history.state]
 
     class Select:
         index = 0

@@ -265,7 +265,7 @@ def test_history_pages_newest_first_and_searches_prompts(client, running_app):
         client.predict(prompt=f"Paging test {i:02d}", session=session, wait=False, api_name="/generate")
     h, page = _page_handlers(running_app.studio)
     panel = page.history
-    first = h.history.refresh("", "", session)
+    first = h.history.refresh("", False, "", session)
     tiles, state = first[panel.gallery], first[panel.state]
     assert len(tiles) == HISTORY_PAGE_SIZE and first[panel.pager] == "Page 1"
     assert tiles[0][1].startswith(f"Paging test {total - 1:02d}")  # newest first
@@ -275,12 +275,12 @@ def test_history_pages_newest_first_and_searches_prompts(client, running_app):
     assert second[panel.newer]["interactive"] is True and second[panel.older]["interactive"] is False
     prompts = lambda page: [caption.split(" · ")[0] for _, caption in page]  # noqa: E731 - states change
     assert prompts(h.history.newer(second[panel.state], "", session)[panel.gallery]) == prompts(tiles)
-    found = h.history.refresh("test 07", "", session)[panel.gallery]
+    found = h.history.refresh("test 07", False, "", session)[panel.gallery]
     assert [t[1][:14] for t in found] == ["Paging test 07"]
-    nothing = h.history.refresh("no such prompt", "", session)
+    nothing = h.history.refresh("no such prompt", False, "", session)
     assert nothing[panel.gallery] == [] and nothing[panel.pager] == "No jobs match that search."
     # another browser sees none of it
-    assert h.history.refresh("", "", "someone-else-0123456789")[panel.gallery] == []
+    assert h.history.refresh("", False, "", "someone-else-0123456789")[panel.gallery] == []
 
 
 def test_generate_takes_a_model_and_shows_it_in_the_job(client):

@@ -72,7 +72,8 @@ def test_every_results_component_gets_exactly_one_value(page):
     outputs = results.outputs()
     # Stop is the eighth; the selection line and "Upscale this"/"Vary this" the last three
     # and Undo delete, the full-size link and the before/after slider
-    assert len(outputs) == len(set(outputs)) == 8 + len(BUTTONS) + 3 + 3 + 1 + 2 + 1  # and the prompt to copy
+    # and the prompt to copy, the favourite star
+    assert len(outputs) == len(set(outputs)) == 8 + len(BUTTONS) + 3 + 3 + 1 + 2 + 1 + 1
     # a new component cannot be left out of the outputs (the notification opt-in is the visitor's own)
     assert set(outputs) == set(_components(results)) - {results.notify}
     updates = results.updates(_render())

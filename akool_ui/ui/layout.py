@@ -60,7 +60,8 @@ def _setup_events(demo: gr.Blocks, page: Page, h: StudioHandlers) -> None:
 
 def _refresh_history(page: Page, h: StudioHandlers) -> dict[str, Any]:
     """The history reload that follows anything which may have changed it (``.then(**...)``)."""
-    return dict(fn=h.history.refresh, inputs=[page.history.search, *page.who()], outputs=page.history.outputs(),
+    return dict(fn=h.history.refresh, inputs=[page.history.search, page.history.favourites, *page.who()],
+                outputs=page.history.outputs(),
                 **_QUICK, **_PRIVATE)
 
 
@@ -155,6 +156,9 @@ def _setup_results_events(page: Page, h: StudioHandlers) -> None:
     results.delete.click(h.results.delete, [results.view, *who], results.outputs(), **_QUICK, **_PRIVATE).then(
         **_refresh_history(page, h)
     )
+    results.favourite.click(
+        h.results.toggle_favourite, [results.view, *who], results.outputs(), **_QUICK, **_PRIVATE
+    ).then(**_refresh_history(page, h))
     results.undo_delete.click(
         h.results.undo_delete, [results.view, *who], results.outputs(), **_QUICK, **_PRIVATE
     ).then(**_refresh_history(page, h))
@@ -165,6 +169,7 @@ def _setup_history_events(page: Page, h: StudioHandlers) -> None:
     refresh_history = _refresh_history(page, h)
     history.search.submit(**refresh_history)
     history.refresh.click(**refresh_history)
+    history.favourites.change(**refresh_history)
     history.older.click(h.history.older, [history.state, *who], history.outputs(), **_QUICK, **_PRIVATE)
     history.newer.click(h.history.newer, [history.state, *who], history.outputs(), **_QUICK, **_PRIVATE)
 

@@ -195,6 +195,8 @@ class ResultsRender:
     """A job deleted from this view can still be brought back: Undo delete is offered."""
     prompt: str = ""
     """The selected job's prompt (shown with a copy button)."""
+    starred: bool | None = None
+    """The selected job is a favourite (None: nothing selected)."""
     full_size: str = ""
     """A link opening the selected original at 100 % in a new tab."""
     compare: tuple[str, str] | None = None
@@ -226,13 +228,14 @@ class ResultsPanel:
     reuse: gr.Button
     delete: gr.Button
     undo_delete: gr.Button
+    favourite: gr.Button
 
     def outputs(self) -> list[Any]:
         """Every component a render updates (all of the panel)."""
         return [self.view, self.status, self.gallery, self.full_size, self.compare, self.selection, self.upscale_this,
                 self.vary_this, *self.buttons.values(), self.stop, self.check_again, self.use_source,
                 self.download_one, self.download_all, self.prompt_copy, self.details, self.reuse, self.delete,
-                self.undo_delete]
+                self.undo_delete, self.favourite]
 
     def updates(self, render: ResultsRender, *, gallery: bool = True) -> Updates:
         """``render`` as an update of every component; ``gallery=False`` leaves the gallery alone (re-sending
@@ -257,6 +260,9 @@ class ResultsPanel:
             self.reuse: gr.update(interactive=render.final),
             self.delete: gr.update(interactive=render.final),
             self.undo_delete: gr.update(visible=render.undo),
+            self.favourite: gr.update(
+                value="★ Favourite" if render.starred else "☆ Favourite", interactive=render.starred is not None
+            ),
         }
         for button in render.buttons:
             out[self.buttons[button.name]] = gr.update(
@@ -303,6 +309,7 @@ class HistoryRender:
 @dataclass(frozen=True, eq=False)
 class HistoryPanel:
     search: gr.Textbox
+    favourites: gr.Checkbox
     refresh: gr.Button
     gallery: gr.Gallery
     newer: gr.Button

@@ -187,12 +187,13 @@ def _render_results() -> ResultsPanel:
             reuse = gr.Button("Reuse settings", size="sm", elem_id="reuse-settings", interactive=False)
             delete = gr.Button("Delete", size="sm", variant="stop", elem_id="delete-job", interactive=False)
             undo_delete = gr.Button("Undo delete", size="sm", elem_id="undo-delete", visible=False)
+            favourite = gr.Button("☆ Favourite", size="sm", elem_id="favourite", interactive=False)
     return ResultsPanel(
         view=view, status=status, gallery=gallery, full_size=full_size, compare=compare, selection=selection, upscale_this=upscale_this,
         vary_this=vary_this, buttons=buttons, stop=stop, check_again=check_again,
         use_source=use_source,
         download_one=download_one, download_all=download_all, prompt_copy=prompt_copy, notify=notify, details=details, reuse=reuse, delete=delete,
-        undo_delete=undo_delete,
+        undo_delete=undo_delete, favourite=favourite,
     )
 
 
@@ -203,6 +204,8 @@ def _render_history() -> HistoryPanel:
             search = gr.Textbox(
                 label="History", placeholder="Search your prompts…", elem_id="history-search", scale=4, show_label=True,
             )
+            favourites = gr.Checkbox(False, label="★ Favourites only", elem_id="history-favourites", scale=1,
+                                     min_width=140)
             refresh = gr.Button("Refresh", size="sm", elem_id="history-refresh", scale=1)
         gallery = gr.Gallery(
             label="Your earlier jobs (newest first; click one to open it)", elem_id="history", columns=6,
@@ -213,5 +216,5 @@ def _render_history() -> HistoryPanel:
             newer = gr.Button("← Newer", size="sm", elem_id="history-newer", interactive=False, min_width=90)
             pager = gr.Markdown("", elem_id="history-pager", min_width=120)
             older = gr.Button("Older →", size="sm", elem_id="history-older", interactive=False, min_width=90)
-    return HistoryPanel(search=search, refresh=refresh, gallery=gallery, newer=newer, pager=pager, older=older,
+    return HistoryPanel(search=search, favourites=favourites, refresh=refresh, gallery=gallery, newer=newer, pager=pager, older=older,
                         state=state)

@@ -346,3 +346,24 @@ def test_a_running_job_shows_placeholder_tiles_and_a_progress_bar(browser, slow_
     page.locator("#stop").click()
     page.wait_for_function("() => document.querySelector('#status').innerText.includes('stopped')")
     page.context.close()
+
+
+def test_a_starred_job_is_found_with_the_favourites_filter(browser, app):
+    page = _open(browser, app, DESKTOP)
+    _generate(page, "A starred red balloon")
+    page.wait_for_function("() => !document.querySelector('#favourite').disabled")
+    assert page.locator("#favourite").inner_text() == "☆ Favourite"
+    page.locator("#favourite").click()
+    page.wait_for_function("() => document.querySelector('#favourite').innerText === '★ Favourite'")
+    _generate(page, "An unstarred blue balloon")
+    page.locator("#history-favourites input[type=checkbox]").check()
+    page.wait_for_function("""() => {
+        const captions = [...document.querySelectorAll('#history .caption-label')].map(c => c.innerText);
+        return captions.length >= 1 && captions.every(c => c.startsWith('★ '))
+            && captions.some(c => c.includes('A starred red balloon'));
+    }""")
+    page.wait_for_function("() => document.querySelector('#history-pager').innerText.includes('Page 1 of your favourites')")
+    page.locator("#history-favourites input[type=checkbox]").uncheck()
+    page.wait_for_function("() => [...document.querySelectorAll('#history .caption-label')].some(c => "
+                           "c.innerText.startsWith('An unstarred blue balloon'))")
+    page.context.close()

@@ -25,6 +25,7 @@ from ...akool.errors import AkoolError
 from ...errors import StudioError
 from ...jobs import JobRecord
 from ...service.owners import is_browser_id
+from ...service.favourites import Favourites
 from ...service.trash import DeleteGrace
 from ..media import MediaLinks
 
@@ -229,6 +230,14 @@ class StudioAccess:
         self.media = media or MediaLinks.for_cache(studio.store.cache_dir)
         # Deleted jobs stay restorable for a while (Undo delete); hidden from every page meanwhile.
         self.trash = DeleteGrace(studio.delete)
+        self._favourites: Favourites | None = None
+
+    @property
+    def favourites(self) -> Favourites:
+        """The owners' starred jobs, in the data folder (opened on first use)."""
+        if self._favourites is None:
+            self._favourites = Favourites(self.studio.store.cache_dir)
+        return self._favourites
 
     def owner(self, api_key: str | None, browser_id: str | None) -> str:
         return self.studio.owner_for(_key(api_key), browser_id if is_browser_id(browser_id) else None)

@@ -34,17 +34,37 @@ class HistoryHandlers:
 
     def render(self, state: dict[str, Any], owner: str, *, own_key: bool = False) -> HistoryRender:
         """The page of ``owner``'s history that ``state`` points at."""
-        studio = self.access.studio
-        cursor = state["cursors"][state["page"]]
-        page = studio.history(owner, cursor=cursor, limit=HISTORY_PAGE_SIZE, query=state["query"] or None)
-        items = [r for r in page.items if not self.access.trash.is_hidden(r.id)]  # deleted, undo still possible
-        tiles = [(self._tile(record), views.history_caption(record)) for record in items]
-        state = {**state, "ids": [r.id for r in items], "next": page.next_cursor}
+        if state.get("favourites"):
+            items, next_cursor = self._favourites_page(state, owner)
+        else:
+            cursor = state["cursors"][state["page"]]
+            page = self.access.studio.history(owner, cursor=cursor, limit=HISTORY_PAGE_SIZE, query=state["query"] or None)
+            items = [r for r in page.items if not self.access.trash.is_hidden(r.id)]  # deleted, undo still possible
+            next_cursor = page.next_cursor
+        stars = set(self.access.favourites.ids(owner))
+        tiles = [(self._tile(r), ("★ " if r.id in stars else "") + views.history_caption(r)) for r in items]
+        state = {**state, "ids": [r.id for r in items], "next": next_cursor}
         if items:
-            label = f"Page {state['page'] + 1}"
+            label = f"Page {state['page'] + 1}" + (" of your favourites" if state.get("favourites") else "")
+        elif state.get("favourites"):
+            label = "No favourites yet: star a job (☆ Favourite) to find it here." if not state["query"] else (
+                "No favourites match that search.")
         else:
             label = empty_history(own_key=own_key, searching=bool(state["query"]))
-        return HistoryRender(tiles, state, label, has_newer=state["page"] > 0, has_older=page.next_cursor is not None)
+        return HistoryRender(tiles, state, label, has_newer=state["page"] > 0, has_older=next_cursor is not None)
+
+    def _favourites_page(self, state: dict[str, Any], owner: str) -> tuple[list[JobRecord], str | None]:
+        """One page of ``owner``'s starred jobs (newest job first), searched like the history."""
+        query = (state["query"] or "").casefold()
+        records = [
+            r for job_id in self.access.favourites.ids(owner)
+            if not self.access.trash.is_hidden(job_id) and (r := self.access.studio.get(job_id, owner)) is not None
+            and query in (r.prompt or "").casefold()
+        ]
+        records.sort(key=lambda r: r.created_at, reverse=True)
+        start = state["page"] * HISTORY_PAGE_SIZE
+        more = len(records) > start + HISTORY_PAGE_SIZE
+        return records[start:start + HISTORY_PAGE_SIZE], (str(state["page"] + 1) if more else None)
 
     def _tile(self, record: JobRecord) -> str:
         """A link to the job's first image, or a placeholder for its state (running, failed, timed out)."""
@@ -56,10 +76,11 @@ class HistoryHandlers:
         return self.panel.updates(self.render(state, owner, own_key=_key(api_key) is not None))
 
     @user_errors
-    def refresh(self, query: str, api_key: str, browser_id: str) -> Updates:
+    def refresh(self, query: str, favourites: bool, api_key: str, browser_id: str) -> Updates:
         owner = self.access.owner(api_key, browser_id)
         self.access.studio.remember(_key(api_key), owner)  # their own key is back: resume their unfinished jobs
-        return self._show(new_history_state((query or "").strip()), owner, api_key)
+        state = {**new_history_state((query or "").strip()), "favourites": favourites is True}
+        return self._show(state, owner, api_key)
 
     @user_errors
     def older(self, state: dict[str, Any], api_key: str, browser_id: str) -> Updates:

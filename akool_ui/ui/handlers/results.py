@@ -83,6 +83,7 @@ class ResultsHandlers:
             view=view,
             details=details,
             original=original,
+            starred=self.access.favourites.is_starred(selected.owner, selected.id) if selected is not None else None,
             prompt=(selected.prompt or "") if selected is not None else "",
             full_size=captions.full_size_link(original, selected, index),
             compare=self._before_after(selected, parent),
@@ -180,6 +181,21 @@ class ResultsHandlers:
         remaining = [j for j in view["jobs"] if j != job_id]
         view = {**new_view(remaining, session=session_of(view)), "deleted": {"id": job_id, "jobs": view["jobs"]}}
         return self.updates(view, self.access.records(remaining, owner))
+
+    @user_errors
+    def toggle_favourite(self, view: dict[str, Any], api_key: str, browser_id: str) -> Updates:
+        """Star the selected job (or take its star away): favourites have their own filter in the history."""
+        owner = self.access.owner(api_key, browser_id)
+        records = self.access.view_records(view, owner)
+        record = self.access.selected(view or {}, records)
+        if record is None:
+            raise refuse("Select a job first.")
+        starred = not self.access.favourites.is_starred(owner, record.id)
+        try:
+            self.access.favourites.set(owner, record.id, starred)
+        except OSError:
+            raise refuse("The favourite could not be saved; please try again.") from None
+        return self.updates(view, records)
 
     @user_errors
     def undo_delete(self, view: dict[str, Any], api_key: str, browser_id: str) -> Updates:
