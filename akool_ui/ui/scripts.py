@@ -46,9 +46,11 @@ PAGE_SETUP_JS = """() => {
         if (!status) { setTimeout(watch, 500); return; }
         new MutationObserver(() => {
             const text = status.innerText || "";
-            const running = /queued|processing|saving|sending|waiting/i.test(text);
-            if (wasRunning && !running && document.hidden) {
-                const failed = /failed|timed out|stopped/i.test(text);
+            // Only a settled status counts: the Markdown passes through other texts while it re-renders.
+            if (/queued|processing|saving|sending|waiting/i.test(text)) { wasRunning = true; return; }
+            if (!/done|failed|timed out|stopped|unknown/i.test(text)) return;
+            if (wasRunning && document.hidden) {
+                const failed = /failed|timed out|stopped|unknown/i.test(text);
                 const summary = (failed ? "✗ " : "✓ ") + (failed ? "A job needs you" : "Your images are ready");
                 document.title = summary + " · " + baseTitle;
                 const optIn = document.querySelector("#notify input[type=checkbox]");
@@ -56,7 +58,7 @@ PAGE_SETUP_JS = """() => {
                     new Notification(baseTitle, {body: text.split("\\n")[0].slice(0, 120)});
                 }
             }
-            wasRunning = running;
+            wasRunning = false;
         }).observe(status, {childList: true, subtree: true, characterData: true});
     };
     watch();

@@ -126,7 +126,7 @@ class CreateHandlers:
         made = views.session_entry(child, own=_key(api_key) is not None)
         view = {
             **view, "jobs": views.unique([*view["jobs"], child.id]), "session": {**session_of(view), child.id: made},
-            "follow": child.id,  # selected, with the preview open on it, once its image arrives
+            "follow": child.id, "preview": False,  # selected, with the preview open on it, once its image arrives
         }
         records = await in_thread(self.access.records, view["jobs"], owner)
         async for update in self.results.stream(view, owner, records):

@@ -159,7 +159,8 @@ class ResultsHandlers:
         owner = self.access.owner(api_key, browser_id)
         items = (view or {}).get("items") or []
         if isinstance(evt.index, int) and 0 <= evt.index < len(items):
-            view = {**view, "selected": items[evt.index][0], "index": items[evt.index][1], "follow": None}
+            view = {**view, "selected": items[evt.index][0], "index": items[evt.index][1], "follow": None,
+                    "preview": False}  # the person chose: later renders leave the gallery's preview to them
         render = self.render(view, self.access.view_records(view, owner))
         return self.panel.updates(render, gallery=False)  # re-sending the gallery would close its preview
 
