@@ -212,6 +212,8 @@ def test_a_batch_says_what_it_makes_and_upscale_this_acts_on_the_selected_candid
 def test_a_source_url_is_checked_when_entered_and_generate_names_what_is_wrong(browser, app):
     page = _open(browser, app, DESKTOP)
     url_box = page.locator("#source-url textarea, #source-url input").first
+    url_box.wait_for()
+    page.locator("#source-url-check").wait_for(state="attached")  # the sentence's place is mounted too
     url_box.fill("http://127.0.0.1:9/cat.png")
     url_box.press("Enter")
     page.wait_for_function("() => document.querySelector('#source-url-check').innerText.includes('private or local')")
