@@ -68,7 +68,7 @@ class CreateHandlers:
         owner = self.access.owner(api_key, browser_id)
         address = client_address(request)
         if (source_url or "").strip() and not source_image:  # a bad URL is refused now, naming what is wrong
-            check = await in_thread(self.source_checker.check, source_url)
+            check = await in_thread(self.source_checker.check, source_url, lane=WORK_LANE)
             if check is not None and not check.ok:
                 raise refuse(check.sentence)
         image_request = await in_thread(
@@ -168,7 +168,7 @@ class CreateHandlers:
     @user_errors
     async def check_source_url(self, source_url: str) -> Updates:
         """The pasted URL, checked as it is entered: a preview beside the field, or what is wrong with it."""
-        check = await in_thread(self.source_checker.check, source_url)
+        check = await in_thread(self.source_checker.check, source_url, lane=WORK_LANE)
         return self.form.source.checked(check)
 
     def source_url_edited(self, source_url: str) -> Updates:
