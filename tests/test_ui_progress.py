@@ -8,16 +8,23 @@ from akool_ui.ui import progress, views
 from tests.test_ui_views import CHILD, PARENT, _record, _stored
 
 
-def test_the_typical_duration_is_learned_per_kind_from_finished_jobs():
-    durations = progress.Durations()
-    running = _record(state=RecordState.PROCESSING)
-    assert durations.typical(running) == 35.0  # Akool's documented time until one has finished here
-    for n, seconds in enumerate((10.0, 12.0, 50.0)):
-        done = _record(f"{PARENT[:-2]}{n:02d}", state=RecordState.SUCCEEDED, created=1000.0)
-        done.finished_at = 1000.0 + seconds
-        durations.learn([done, done])  # seen twice: counted once
-    assert durations.typical(running) == 12.0
-    assert durations.typical(_record(CHILD, kind="button", parent_id=PARENT, button="U1")) == 45.0
+def test_the_bar_uses_the_durations_the_poll_schedule_learned():
+    from akool_ui.akool.polling import PollPolicy
+    from akool_ui.service.durations import DurationBook
+    from akool_ui.service.pacing import Pacing
+
+    book = DurationBook(None)  # in memory; the app keeps it in the cache (durations.json)
+    pacing = Pacing(book, PollPolicy())
+    running = _record(state=RecordState.PROCESSING)  # a 4k generation
+    prior = pacing.typical_seconds(running, None)
+    assert 30.0 <= prior <= 45.0  # Akool's prior until jobs have finished here
+    for _ in range(12):
+        book.record(pacing.key_for(running, None), 6.0)  # e.g. the demo's quick simulator
+    assert pacing.typical_seconds(running, None) == 6.0
+    upscale = _record(CHILD, kind="button", parent_id=PARENT, button="U1")
+    assert pacing.typical_seconds(upscale, None) != 6.0  # kinds are learned apart
+    assert progress.typical_seconds(running, 6.0) == 6.0
+    assert progress.typical_seconds(running, None) == 35.0  # no learned figure: Akool's documented time
 
 
 def test_the_bar_follows_phase_and_time():

@@ -163,12 +163,20 @@ class Pacing:
 
     # --- plans -------------------------------------------------------------------------------------
 
-    def plan(self, record: JobRecord, client: "AkoolClient", now: float) -> JobPlan:
-        """A plan for ``record``'s job, its origin placed by the record's age (also after a restart)."""
+    def key_for(self, record: JobRecord, client: "AkoolClient | None") -> str:
+        """The durations key of ``record``'s job: backend, kind (generate / upscale / variation), resolution."""
         kind = record.kind
         if kind == "button":
             kind = "upscale" if str(record.button or "").startswith("U") else "variation"
-        key = duration_key(self._backend_of(client), kind, record.request.get("resolution"))
+        return duration_key(self._backend_of(client), kind, record.request.get("resolution"))
+
+    def typical_seconds(self, record: JobRecord, client: "AkoolClient | None") -> float:
+        """How long jobs like ``record``'s typically take here (learned; the prior until then)."""
+        return self.offsets(self.key_for(record, client))[1]
+
+    def plan(self, record: JobRecord, client: "AkoolClient", now: float) -> JobPlan:
+        """A plan for ``record``'s job, its origin placed by the record's age (also after a restart)."""
+        key = self.key_for(record, client)
         age = max(0.0, self._wall() - record.created_at) * self._clock_rate
         return JobPlan(key=key, origin=now - age, webhook=bool(self._expects_webhook(client)))
 

@@ -77,9 +77,10 @@ class Studio:
             max_interval=max(settings.poll_interval, DEFAULT_POLL_POLICY.max_interval),
             deadline=settings.job_deadline,
         )
+        self.pacing = self._pacing(policy, demo_durations) if settings.poll_schedule == "learned" else None
         self.tracker = JobTracker(
             self.store, policy=policy, client_for=self.credentials.client_for_record,
-            pacing=self._pacing(policy, demo_durations) if settings.poll_schedule == "learned" else None,
+            pacing=self.pacing,
             poll_budget=settings.poll_budget or None,
         )
 
@@ -92,6 +93,13 @@ class Studio:
             backend_of=lambda client: "demo" if self.demo and client is server else "akool",
             expects_webhook=lambda client: client is server and self.callbacks.server_jobs_get_callbacks(),
         )
+
+    def typical_duration(self, record: JobRecord) -> float | None:
+        """Seconds a job like ``record``'s typically takes here, learned from the jobs seen finishing
+        (``durations``; None with the steady poll schedule): the page's progress bar."""
+        if self.pacing is None:
+            return None
+        return self.pacing.typical_seconds(record, self.credentials.client_for_record(record))
 
     def start(self) -> "Studio":
         """Remove what interrupted writes left behind, settle requests a previous run never heard back

@@ -1,25 +1,21 @@
 """Progress while waiting: a bar per running job from its phase and how long such jobs typically take here,
 and a placeholder tile per image still to come.
 
-The typical duration is learned from the jobs this app has seen finish (a rolling median per kind:
-generations and U/V presses differ), so the demo's fast simulator and Akool's ~35 s both read right; until
-a job of a kind has finished, Akool's documented typical time stands in.
+The typical duration is the one the poll schedule learns from the jobs this app has seen finish
+(``service/durations.py``: per backend, kind and resolution, kept across restarts), so the demo's fast
+simulator and Akool's ~35 s both read right; without it, Akool's documented typical time stands in.
 """
 
 from __future__ import annotations
 
-import statistics
-import threading
-from collections import deque
-from typing import Sequence
+
 
 from ..jobs import JobRecord, RecordState
 
-__all__ = ["Durations", "progress_text", "expected_images", "BAR_CELLS"]
+__all__ = ["typical_seconds", "progress_text", "expected_images", "BAR_CELLS"]
 
 BAR_CELLS = 10
 _DEFAULT_SECONDS = {"generate": 35.0, "button": 45.0}
-_SAMPLES = 25
 # Where each phase sits on the bar: a queued job has barely started; saving the results is nearly done.
 _PHASE_SPAN = {
     RecordState.QUEUED: (0.0, 0.15),
@@ -32,28 +28,9 @@ def _kind(record: JobRecord) -> str:
     return "button" if record.kind == "button" else "generate"
 
 
-class Durations:
-    """The typical time to a finished job, per kind, learned from jobs as they are seen finishing."""
-
-    def __init__(self) -> None:
-        self._samples = {kind: deque(maxlen=_SAMPLES) for kind in _DEFAULT_SECONDS}
-        self._seen: deque[str] = deque(maxlen=_SAMPLES * 8)
-        self._lock = threading.Lock()
-
-    def learn(self, records: Sequence[JobRecord]) -> None:
-        for record in records:
-            if record.state is not RecordState.SUCCEEDED or record.finished_at is None:
-                continue
-            with self._lock:
-                if record.id in self._seen:
-                    continue
-                self._seen.append(record.id)
-                self._samples[_kind(record)].append(max(0.5, record.elapsed()))
-
-    def typical(self, record: JobRecord) -> float:
-        with self._lock:
-            samples = list(self._samples[_kind(record)])
-        return statistics.median(samples) if samples else _DEFAULT_SECONDS[_kind(record)]
+def typical_seconds(record: JobRecord, learned: float | None) -> float:
+    """The learned typical duration, or Akool's documented time for the job's kind when none is known."""
+    return learned if learned and learned > 0 else _DEFAULT_SECONDS[_kind(record)]
 
 
 def progress_text(record: JobRecord, typical: float, now: float | None = None) -> str:

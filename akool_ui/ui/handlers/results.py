@@ -47,7 +47,6 @@ class ResultsHandlers:
         self.access = access
         self.panel = panel
         self.downloads = Downloads(access)
-        self.durations = progress.Durations()
 
     # --- rendering ---------------------------------------------------------------------------------
 
@@ -55,7 +54,6 @@ class ResultsHandlers:
         """What the panel shows for ``view`` (updates ``view``: gallery order, selection, zip)."""
         studio = self.access.studio
         by_id = {r.id: r for r in records}
-        self.durations.learn(records)
         items = [
             (item, link)
             for item in views.gallery_items(records, self.access.abspath, expected=progress.expected_images)
@@ -102,7 +100,8 @@ class ResultsHandlers:
     def status(self, records: Sequence[JobRecord], *, note: str | None = None) -> str:
         """The status lines, each running job with its progress bar."""
         return views.status_markdown(
-            records, note=note, suffix=lambda r: progress.progress_text(r, self.durations.typical(r))
+            records, note=note,
+            suffix=lambda r: progress.progress_text(r, progress.typical_seconds(r, self.access.studio.typical_duration(r))),
         )
 
     def _tile_link(self, record: JobRecord, item: views.GalleryItem) -> str | None:
