@@ -3,8 +3,8 @@ learned schedule, and webhooks.
 
 One simulator with realistic timing (``--timing realistic``: generations and V jobs ~30-50 s with a
 tail, U jobs their own, occasional long queues), run four ways at once in one process, each on the
-same set of jobs (``--jobs``, default 80 — with 40 the fixed poller's own mean delay moves ±10 % run to
-run, with 80 about ±7 % —: batches of four generations, one every ``--gap`` seconds,
+same set of jobs (``--jobs``, default 80, since the fixed poller's own mean delay moves about ±10 % from
+run to run with 40 jobs and ±7 % with 80: batches of four generations, one every ``--gap`` seconds,
 then U and V presses on the first ones in a fixed order). Each way has its own simulated account, and
 the simulator draws every account's durations from its own stream of the same seed, so the n-th job
 of each way lasts exactly as long; running them side by side gives all four the same machine load
