@@ -23,11 +23,10 @@ from akool_ui.akool.models import ImageRequest
 from akool_ui.jobs import ImageState, JobRecord, RecordState, wording
 from akool_ui.jobs.record import INTENT_ID_PREFIX, MAX_DOWNLOAD_ATTEMPTS
 from akool_ui.service.intents import with_intent_token
-from akool_ui.service.store import JobStore
 from akool_ui.service.tracker import JobTracker
 
 from tests.conftest import API_KEY, CLIENT_ID, CLIENT_SECRET
-from tests.test_tracker import FAST, OWNER, wait_final
+from tests.test_tracker import FAST, OWNER, store, wait_final  # noqa: F401 - store is a fixture
 
 # Faults on a credit-spending call after Akool processed it: the answer is lost or unreadable.
 LOST_ANSWERS = {
@@ -42,12 +41,6 @@ LOST_ANSWERS = {
 def client(simulator):
     with AkoolClient(simulator.base_url, api_key=API_KEY, retry=FAST, timeout=(2.0, 0.5)) as c:
         yield c
-
-
-@pytest.fixture()
-def store(tmp_path):
-    with JobStore(tmp_path / "cache") as s:
-        yield s
 
 
 @pytest.fixture()
