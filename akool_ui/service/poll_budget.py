@@ -71,10 +71,7 @@ class PollBudgets:
             return 0.0
         now = self._clock()
         with self._lock:
-            budget = self._budgets.get(client)
-            if budget is None:
-                budget = self._budgets[client] = _Budget(self.rate, now)
-            return budget.reserve(now)
+            return self._budget_of(client, now).reserve(now)
 
     def slow_down(self, client: object) -> float:
         """Akool said 1005 for this credential: halve its rate. Returns the new polls per second."""
@@ -82,15 +79,20 @@ class PollBudgets:
             return 0.0
         now = self._clock()
         with self._lock:
-            budget = self._budgets.get(client)
-            if budget is None:
-                budget = self._budgets[client] = _Budget(self.rate, now)
+            budget = self._budget_of(client, now)
             budget.current_rate(now)
             budget.share = max(MIN_RATE_SHARE, budget.share / 2)
             budget.share_at = now
             rate = budget.rate * budget.share
         log.warning("Akool says polls are too frequent (1005): this credential's polls slowed to %.2f/s", rate)
         return rate
+
+    def _budget_of(self, client: object, now: float) -> "_Budget":
+        """The credential's budget, made on first use (the caller holds ``_lock``)."""
+        budget = self._budgets.get(client)
+        if budget is None:
+            budget = self._budgets[client] = _Budget(self.rate, now)
+        return budget
 
     def rate_of(self, client: object) -> float:
         """The credential's polls per second now (the configured rate if it has not been slowed)."""
