@@ -111,7 +111,7 @@ def main() -> None:
         client = AkoolClient(server.base_url, api_key=API_KEY)
         client._session.hooks["response"].append(stamps.hook)  # timing only: when the answer arrived
         with JobStore(Path(tmp) / "before") as old_store, JobStore(Path(tmp) / "after") as new_store:
-            intents = Intents(new_store, publish=lambda events: None)
+            intents = Intents(new_store, apply=new_store.update, publish=lambda events: None)  # no subscribers here
             print(f"create answer received -> records durable, {args.creates} creates per row")
             for batch in (1, 4):
                 old, new = [], []

@@ -77,7 +77,7 @@ def test_the_intent_is_durable_before_the_request_is_sent(tracker, store, client
                                      send=send)
     [[intent]] = seen
     assert intent.state is RecordState.SENDING and intent.id.startswith(INTENT_ID_PREFIX)
-    assert intent.prompt == "write ahead" and intent.expected_images == 2 and intent.owner == OWNER
+    assert intent.prompt == "write ahead" and intent.expected_jobs == 2 and intent.owner == OWNER
     assert store.intents() == []  # swapped for the jobs in one transaction
     assert [r.batch_index for r in records] == [0, 1] and {r.batch_id for r in records} == {intent.batch_id}
     assert {r.id for r in store.list_jobs(OWNER).items} == {r.id for r in records}
@@ -97,7 +97,7 @@ def test_a_create_whose_answer_is_lost_is_kept_as_outcome_unknown(fault, tracker
         assert after["creates"] == before["creates"] + 2  # ...and Akool made (and charged) both jobs
     [entry] = store.list_jobs(OWNER).items  # the owner's history shows it, not nothing
     assert entry.state is RecordState.UNKNOWN and entry.is_intent
-    assert entry.prompt == "a lost answer" and entry.expected_images == 2
+    assert entry.prompt == "a lost answer" and entry.expected_jobs == 2
     assert entry.error_message == wording.OUTCOME_UNKNOWN
     assert not entry.can_check_again and not entry.needs_work  # never polled: it has no Akool id
     assert tracker.delete(entry.id, OWNER)  # dismissable

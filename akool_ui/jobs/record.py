@@ -265,7 +265,7 @@ class JobRecord:
         return self.state.is_intent
 
     @property
-    def expected_images(self) -> int:
+    def expected_jobs(self) -> int:
         """Jobs an intent stands for (a batch of N makes N jobs; a press makes one)."""
         if self.kind == "button":
             return 1

@@ -42,6 +42,7 @@ INTENT_PARAM = "intent"
 """The webhook URL's query parameter that carries an intent's token."""
 
 Publish = Callable[[list[JobEvent]], None]
+Apply = Callable[[str, Callable[[JobRecord], list[JobEvent]]], JobRecord]
 
 
 def with_intent_token(webhook_url: str | None, token: str | None) -> str | None:
@@ -55,8 +56,10 @@ def with_intent_token(webhook_url: str | None, token: str | None) -> str | None:
 class Intents:
     """Sends creates and presses through write-ahead intents, and reconciles the ones left unanswered."""
 
-    def __init__(self, store: JobStore, publish: Publish):
+    def __init__(self, store: JobStore, *, apply: Apply, publish: Publish):
+        """``apply``: the tracker's store update that publishes a transition's events (as ``JobTurns``)."""
         self.store = store
+        self._update = apply
         self._publish = publish
 
     # --- sending --------------------------------------------------------------------------------------
@@ -208,7 +211,7 @@ class Intents:
             record = (current or intent).adopt(job_id, batch_index=(current or intent).batch_index)
             if current is None:  # dismissed (or settled) meanwhile: the job is Akool's all the same
                 self.store.put(record)
-            elif current.batch_index + 1 >= current.expected_images:  # the last (or only) job it stood for
+            elif current.batch_index + 1 >= current.expected_jobs:  # the last (or only) job it stood for
                 self.store.replace(intent.id, [record])
             else:  # a batch: keep the intent for the jobs still unheard of; count this one
                 self.store.update(intent.id, _count_adopted)
@@ -220,12 +223,11 @@ class Intents:
         return record
 
     def _apply(self, job_id: str, transition: Callable[[JobRecord], list[JobEvent]]) -> None:
-        events: list[JobEvent] = []
+        """``apply``, where a record gone meanwhile (dismissed, deleted) is simply left alone."""
         try:
-            self.store.update(job_id, lambda rec: events.extend(transition(rec)))
+            self._update(job_id, transition)
         except RecordNotFound:
-            return
-        self._publish(events)
+            pass
 
 
 def _count_adopted(intent: JobRecord) -> None:

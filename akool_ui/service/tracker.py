@@ -101,7 +101,7 @@ class JobTracker:
         self.turns = JobTurns(store, self.policy, self.downloader, clock=clock, apply=self._update, publish=self._publish,
                               pacing=pacing, budgets=self.budgets,
                               **({"download_retry_pause": download_retry_pause} if download_retry_pause else {}))
-        self.intents = Intents(store, self._publish)
+        self.intents = Intents(store, apply=self._update, publish=self._publish)
         self.scheduler = Scheduler(
             self.turns.poll_turn, self.turns.download_turn, clock=clock, poll_workers=poll_workers,
             download_workers=download_workers, error_pause=self.policy.max_interval,
