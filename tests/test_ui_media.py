@@ -143,6 +143,29 @@ def test_waiting_api_calls_take_no_worker_slot(running_app):
     assert fns["job"].concurrency_limit == common.QUICK_CONCURRENCY  # quick calls keep a bounded lane
 
 
+def test_a_quick_call_answers_while_more_calls_wait_than_gradio_has_places(tmp_path):
+    """Gradio's queue gives every running event a place (40 unless told otherwise) and a waiting /generate
+    keeps its place for its whole job: 45 scripts waiting on slow jobs must leave room for a quick call."""
+    waiting = 45
+    session = "load-test-session-0123456789"
+    with running_demo_app(tmp_path / "cache", AKOOL_DEMO_SPEED="0.01") as slow_app:  # each job takes minutes
+        client = Client(slow_app.local_url, verbose=False, download_files=False, max_workers=2 * waiting)
+        calls = [client.submit(f"slow job {n}", session=session, api_name="/generate") for n in range(waiting)]
+        studio = slow_app.studio
+        owner = studio.owner_for(None, session)
+        deadline = time.monotonic() + 60
+        while len(studio.history(owner, limit=100).items) < waiting:
+            assert time.monotonic() < deadline, "some waiting calls never started: the queue had no place for them"
+            time.sleep(0.2)
+        # a quick call through the same queue (before: it waited for a job to finish, minutes away)
+        listed = client.submit(session=session, limit=100, api_name="/history").result(timeout=60)
+        assert len(listed["jobs"]) == waiting
+        assert all(job["state"] != "succeeded" for job in listed["jobs"])
+        assert not any(call.done() for call in calls)  # every waiting call still holds its place
+        for call in calls:
+            call.cancel()
+
+
 def test_quick_calls_get_a_thread_while_the_work_lane_is_full():
     """Work-lane calls blocked on a slow Akool never delay a quick read."""
     release = threading.Event()

@@ -241,6 +241,14 @@ class RunningApp:
             self.close()
 
 
+# Gradio's queue runs at most ``max_threads`` events at once, and an event keeps its place while it waits:
+# an API call waiting for its images holds one for the whole job. With Gradio's default of 40, forty waiting
+# scripts left no place for a quick /job or a click on the page (they queued behind whole jobs). Our event
+# handlers are async and do their blocking work in bounded lanes of their own (handlers/common.py), so a
+# place costs a coroutine, not a thread.
+EVENT_SLOTS = 1000
+
+
 def _self_url(host: str | None, port: int) -> str:
     """How this process reaches itself (the demo simulator fetches uploads from here)."""
     if not host or host in ("0.0.0.0", "::", "[::]"):
@@ -295,7 +303,12 @@ def launch(
             theme=gr.themes.Soft(primary_hue="violet", secondary_hue="slate"),
             css_paths=[CSS_PATH],
             ssr_mode=False,
+            max_threads=EVENT_SLOTS,
         )
+        # max_threads also gave Gradio a thread limiter of that size (components' pre/postprocessing, sync
+        # handlers): back to its default, anyio's shared pool of 40, so threads stay bounded however many
+        # events run. (Set after launch: Gradio makes its limiter in the start-up that launch waits for.)
+        demo.limiter = None
     except BaseException:
         built.close()
         raise

@@ -43,8 +43,9 @@ __all__ = [
 # costs no threads: 20 people generating at once must all progress (Gradio's default is 1 at a time).
 STREAM_CONCURRENCY = 100
 # The named API endpoints that may wait for images (/generate, /press_button): no limit at all. Waiting is
-# an await on the tracker's subscription (no thread, no worker slot), and what they do besides waiting runs
-# in the bounded thread lanes below, so a hundred scripts waiting at once cost a hundred coroutines.
+# an await on the tracker's subscription (no thread; a place in Gradio's queue, of which the server asks
+# for plenty: server.EVENT_SLOTS), and what they do besides waiting runs in the bounded thread lanes below,
+# so a hundred scripts waiting at once cost a hundred coroutines.
 API_CONCURRENCY = None
 # Short disk reads (history pages, selection, reuse): bounded so a burst cannot take every thread.
 QUICK_CONCURRENCY = 32
