@@ -10,10 +10,13 @@ Starts, each in its own process:
 * session workers: ``--sessions`` gradio_client sessions, each calling ``/generate`` (batch 1, wait) at
   the same moment, as a new user's script would (default client settings, files downloaded).
 
-Meanwhile this process times a quick event (``/job`` on an existing job, no file downloads), ``GET /``
-and ``GET /healthz`` (a route with no work: how quickly the server itself answers) every 0.5 s, and
-samples the app process's threads, RSS and CPU time. The same probes run for a few
-seconds before the load (the idle baseline of the same run). Prints figures; never passes or fails.
+Meanwhile probe processes (one per probe, each standing for one more client machine) time a quick event
+(``/job`` on an existing job through gradio_client, no file downloads; and the same call over Gradio's
+raw queue protocol, the server's part of it), ``GET /`` and ``GET /healthz`` (a route with no work: how
+quickly the server itself answers) every 0.5 s, and this process samples the app process's threads, RSS
+and CPU time. The same probes run for a few seconds before the load (the idle baseline of the same run).
+The simulator and the session workers run at the lowest CPU priority (they stand for other machines); the
+probes at this process's. Prints figures; never passes or fails.
 
     python bench/bench_load.py [--sessions 100] [--backend external|demo] [--workers 4] [--speed 1] [--app-dir D]
 
@@ -127,49 +130,58 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-def _lowest_priority() -> None:
-    """Run this (new-session) child at the lowest CPU priority. With the kernel's autogroup scheduling
-    (Linux's default on desktops and many containers) every session is a group of its own, the groups share
-    the CPU equally and a process's nice value counts only inside its group: the group's nice is what ranks
-    the child below the app."""
-    os.nice(19)
+def _rank_lowest(pid: int) -> None:
+    """Put child ``pid`` (started ``nice -n 19`` in a session of its own) at the lowest CPU priority.
+
+    With the kernel's autogroup scheduling (Linux's default on desktops and many containers) every session
+    is a group of its own, the groups share the CPU equally and a process's nice value only counts inside
+    its group: the group's nice is what ranks the child below the app. Set from here, after the start,
+    because code run in a child between fork and exec (``preexec_fn``) can hang when this process has
+    threads, as the probes' are."""
     try:
-        with open("/proc/self/autogroup", "w") as fh:
-            fh.write("19")
-    except OSError:  # no autogroups here: the process nice above is what counts
+        Path(f"/proc/{pid}/autogroup").write_text("19")
+    except OSError:  # no autogroups here: the process nice is what counts
         pass
 
 
 class Children:
-    """Processes this bench started, each in its own process group; all stopped on exit."""
+    """Processes this bench started; all stopped on exit (with their process groups, when they lead one)."""
 
     def __init__(self) -> None:
         self.procs: list[subprocess.Popen] = []
 
     def start(self, args: list[str], env: dict[str, str] | None = None, cwd: str | Path = ROOT,
-              *, background: bool = False, **kwargs) -> subprocess.Popen:
+              *, background: bool = False, new_session: bool = True, **kwargs) -> subprocess.Popen:
         """``background``: a process that stands for another machine (Akool, the callers' computers): it
-        runs at the lowest CPU priority, so on a shared box the app being measured is not starved by them."""
-        preexec = _lowest_priority if background else None
-        proc = subprocess.Popen(args, env=env, cwd=cwd, start_new_session=True, preexec_fn=preexec, **kwargs)
+        runs at the lowest CPU priority, so on a shared box the app being measured is not starved by them.
+        ``new_session``: a session (and process group) of its own; else it shares this process's."""
+        if background:
+            args = ["nice", "-n", "19", *args]
+        proc = subprocess.Popen(args, env=env, cwd=cwd, start_new_session=new_session, **kwargs)
+        if background:
+            _rank_lowest(proc.pid)
         self.procs.append(proc)
         return proc
+
+    @staticmethod
+    def _signal(proc: subprocess.Popen, signum: int) -> None:
+        try:
+            if os.getpgid(proc.pid) == proc.pid:
+                os.killpg(proc.pid, signum)
+            else:
+                proc.send_signal(signum)
+        except ProcessLookupError:
+            pass
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
             if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    continue
+                self._signal(proc, signal.SIGTERM)
         for proc in reversed(self.procs):
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                self._signal(proc, signal.SIGKILL)
                 proc.wait()
 
 
@@ -210,107 +222,139 @@ def proc_sample(pid: int) -> tuple[int, int]:
     return threads, rss
 
 
-class Probes:
-    """Times ``/job`` (no downloads) and ``GET /`` every PROBE_EVERY seconds; samples threads and RSS."""
+PROBES = ("/job", "raw /job", "GET /", "GET /healthz")
 
-    def __init__(self, url: str, job_id: str, session: str, app_pid: int):
+
+def run_probe(kind: str, url: str, job_id: str, session: str) -> None:
+    """One probe, every PROBE_EVERY seconds until stopped: one JSON line per try on stdout.
+
+    Each probe is a process of its own, as each stands for a client on another machine: in one process
+    their clients would share a GIL, and gradio_client's CPU (it builds two TLS contexts per call) would
+    show up in the page's timings and the other way round."""
+    import httpx
+
+    http = httpx.Client(timeout=60)
+    if kind == "/job":
         from gradio_client import Client
-        import httpx
 
-        self.url, self.job_id, self.session, self.app_pid = url, job_id, session, app_pid
-        self.client = Client(url, verbose=False, download_files=False)
-        self.http = httpx.Client(timeout=60)
-        self.event_ms: list[float] = []
-        self.page_ms: list[float] = []
-        self.health_ms: list[float] = []  # a route with no work at all: how long the server's loop takes to answer
-        self.raw_ms: list[float] = []  # the same /job over Gradio's queue protocol without gradio_client
-        self.job_fn = next(d["id"] for d in self.http.get(url + "/config").json()["dependencies"]
-                           if d.get("api_name") == "job")
-        self.slow: list[tuple[float, float, str]] = []  # (ms, seconds since start, what)
-        self.started = time.monotonic()
-        self.event_errors = collections.Counter()
-        self.peak_threads = self.peak_rss = 0
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        client = Client(url, verbose=False, download_files=False)
 
-    def _every(self, action) -> None:
-        while not self._stop.is_set():
-            began = time.monotonic()
-            action()
-            self._stop.wait(max(0.0, PROBE_EVERY - (time.monotonic() - began)))
+        def action() -> None:
+            out = client.predict(job_id, "", session, api_name="/job")
+            assert out["jobs"][0]["id"] == job_id
+    elif kind == "raw /job":
+        job_fn = next(d["id"] for d in http.get(url + "/config").json()["dependencies"] if d.get("api_name") == "job")
 
-    def _event(self) -> None:
-        began = time.perf_counter()
-        try:
-            out = self.client.predict(self.job_id, "", self.session, api_name="/job")
-            assert out["jobs"][0]["id"] == self.job_id
-            self._took(self.event_ms, began, "/job")
-        except Exception as exc:  # noqa: BLE001
-            self.event_errors[type(exc).__name__] += 1
+        hash_ = uuid.uuid4().hex[:12]  # one session for all calls, as a page (or a gradio_client) keeps
 
-    def _raw_event(self) -> None:
-        """/job as a browser sends it (queue join, then the event stream): the server's part of a quick event."""
-        began = time.perf_counter()
-        hash_ = uuid.uuid4().hex[:12]
-        try:
-            self.http.post(self.url + "/gradio_api/queue/join", json={
-                "data": [self.job_id, "", self.session], "fn_index": self.job_fn, "session_hash": hash_,
+        def action() -> None:
+            """/job as a browser sends it (queue join, then the event stream): the server's part of a quick event."""
+            http.post(url + "/gradio_api/queue/join", json={
+                "data": [job_id, "", session], "fn_index": job_fn, "session_hash": hash_,
                 "event_data": None, "trigger_id": None}).raise_for_status()
-            with self.http.stream("GET", self.url + "/gradio_api/queue/data", params={"session_hash": hash_}) as s:
-                for line in s.iter_lines():
+            with http.stream("GET", url + "/gradio_api/queue/data", params={"session_hash": hash_}) as stream:
+                for line in stream.iter_lines():
                     if '"process_completed"' in line:
                         assert '"success": true' in line or '"success":true' in line, line[:200]
-                        break
-            self.raw_ms.append((time.perf_counter() - began) * 1000)
-        except Exception as exc:  # noqa: BLE001
-            self.event_errors["raw /job " + type(exc).__name__] += 1
+                        return
+            raise AssertionError("the event stream ended without a result")
+    else:
+        path = "/" if kind == "GET /" else "/healthz"
 
-    def _page(self) -> None:
-        began = time.perf_counter()
+        def action() -> None:
+            http.get(url + path).raise_for_status()
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    while not stop.is_set():
+        began_at, began = time.time(), time.perf_counter()
         try:
-            self.http.get(self.url + "/").raise_for_status()
-            self._took(self.page_ms, began, "GET /")
-        except Exception as exc:  # noqa: BLE001
-            self.event_errors["page " + type(exc).__name__] += 1
+            action()
+            line = {"t": began_at, "ms": (time.perf_counter() - began) * 1000}
+        except Exception as exc:  # noqa: BLE001 - every kind of failure is a figure here
+            line = {"t": began_at, "error": type(exc).__name__}
+        print(json.dumps(line), flush=True)
+        stop.wait(max(0.0, PROBE_EVERY - (time.perf_counter() - began)))
 
-    def _took(self, into: list[float], began: float, what: str) -> None:
-        ms = (time.perf_counter() - began) * 1000
-        into.append(ms)
-        self.slow.append((ms, time.monotonic() - self.started, what))
 
-    def slowest(self, n: int = 6) -> str:
-        return ", ".join(f"{what} {ms:.0f} ms at +{at:.0f} s" for ms, at, what in sorted(self.slow, reverse=True)[:n])
+class Probes:
+    """The four probes (``PROBES``), each in a process of its own, timing every PROBE_EVERY seconds from
+    ``start`` until ``close``; ``window`` gives one stretch of their timings. Samples the app's threads and
+    RSS meanwhile. The probe processes stay in this process's scheduling group and at its priority."""
 
-    def _health(self) -> None:
-        began = time.perf_counter()
-        try:
-            self.http.get(self.url + "/healthz").raise_for_status()
-            self.health_ms.append((time.perf_counter() - began) * 1000)
-        except Exception as exc:  # noqa: BLE001
-            self.event_errors["healthz " + type(exc).__name__] += 1
+    def __init__(self, children: "Children", url: str, job_id: str, session: str, app_pid: int):
+        self.children, self.url, self.job_id, self.session, self.app_pid = children, url, job_id, session, app_pid
+        self.samples: dict[str, list[tuple[float, float]]] = {kind: [] for kind in PROBES}  # (started at, ms)
+        self.errors: list[tuple[float, str]] = []
+        self.peak_threads = self.peak_rss = 0
+        self._lock = threading.Lock()
+        self._procs: list[subprocess.Popen] = []
+        self._stop = threading.Event()
+
+    def start(self) -> "Probes":
+        for kind in PROBES:
+            proc = self.children.start(
+                [sys.executable, __file__, "--role", "probe", "--probe", kind, "--url", self.url,
+                 "--job-id", self.job_id, "--session", self.session],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, new_session=False,
+            )
+            self._procs.append(proc)
+            threading.Thread(target=self._collect, args=(kind, proc), daemon=True).start()
+        threading.Thread(target=self._sample, daemon=True).start()
+        return self
+
+    def _collect(self, kind: str, proc: subprocess.Popen) -> None:
+        for line in proc.stdout:
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            with self._lock:
+                if "ms" in item:
+                    self.samples[kind].append((item["t"], item["ms"]))
+                else:
+                    self.errors.append((item["t"], f"{kind} {item['error']}"))
 
     def _sample(self) -> None:
         while not self._stop.wait(0.2):
             threads, rss = proc_sample(self.app_pid)
             self.peak_threads, self.peak_rss = max(self.peak_threads, threads), max(self.peak_rss, rss)
 
-    def start(self) -> "Probes":
-        self._stop.clear()
-        self.event_ms, self.page_ms, self.health_ms, self.raw_ms, self.slow = [], [], [], [], []
-        self.started = time.monotonic()
-        self._threads = [
-            threading.Thread(target=self._every, args=(a,), daemon=True) for a in (self._event, self._raw_event, self._page, self._health)
-        ]
-        self._threads.append(threading.Thread(target=self._sample, daemon=True))
-        for t in self._threads:
-            t.start()
-        return self
+    def reset_peaks(self) -> None:
+        self.peak_threads = self.peak_rss = 0
 
-    def stop(self) -> tuple[list[float], list[float]]:
+    def window(self, since: float, until: float) -> "Window":
+        with self._lock:
+            return Window(
+                {k: [(t, ms) for t, ms in v if since <= t < until] for k, v in self.samples.items()},
+                collections.Counter(what for t, what in self.errors if since <= t < until),
+                since,
+            )
+
+    def close(self) -> None:
         self._stop.set()
-        for t in self._threads:
-            t.join(timeout=120)
-        return self.event_ms, self.page_ms
+        for proc in self._procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=120)  # a probe finishes the call it is in
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+class Window:
+    """The probes' timings over one stretch of time."""
+
+    def __init__(self, samples: dict[str, list[tuple[float, float]]], errors: collections.Counter, since: float):
+        self.samples, self.errors, self.since = samples, errors, since
+
+    def ms(self, kind: str) -> list[float]:
+        return [ms for _, ms in self.samples[kind]]
+
+    def slowest(self, n: int = 6, kinds: tuple[str, ...] = ("/job", "GET /")) -> str:
+        timed = sorted(((ms, t - self.since, kind) for kind in kinds for t, ms in self.samples[kind]), reverse=True)
+        return ", ".join(f"{kind} {ms:.0f} ms at +{at:.0f} s" for ms, at, kind in timed[:n])
 
 
 def start_app(children: Children, args: argparse.Namespace, work: Path) -> tuple[str, subprocess.Popen]:
@@ -359,7 +403,11 @@ def main() -> None:
                         help="the checkout whose app.py is measured (default: this one; e.g. an export of main "
                              "to measure 'before' with the same bench)")
     # internal roles of the child processes
-    parser.add_argument("--role", choices=("conductor", "simulator", "sessions"), default="conductor", help=argparse.SUPPRESS)
+    parser.add_argument("--role", choices=("conductor", "simulator", "sessions", "probe"), default="conductor",
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--probe", choices=PROBES, default="/job", help=argparse.SUPPRESS)
+    parser.add_argument("--job-id", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--session", default="", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--url", default="", help=argparse.SUPPRESS)
     parser.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
@@ -370,6 +418,8 @@ def main() -> None:
         return serve_cheap_simulator(args.port, args.speed)
     if args.role == "sessions":
         return run_sessions(args.url, args.first, args.count, args.start_at)
+    if args.role == "probe":
+        return run_probe(args.probe, args.url, args.job_id, args.session)
     if args.sessions < 1 or args.workers < 1:
         parser.error("--sessions and --workers must be at least 1")
 
@@ -383,16 +433,19 @@ def main() -> None:
         warm = Client(url, verbose=False, download_files=str(work / "warm"))
         first = warm.predict("the job the probe reads", api_name="/generate")
         job_id, session = first["jobs"][0]["id"], first["session"]
-        probes = Probes(url, job_id, session, app.pid).start()
+        probes = Probes(children, url, job_id, session, app.pid).start()
+        time.sleep(2.0)  # the probes' own start (imports, the first connection) is not a figure
+        idle_from = time.time()
         time.sleep(IDLE_SECONDS)
-        idle_event, idle_page = probes.stop()
+        idle = probes.window(idle_from, time.time())
         idle_threads, idle_rss = proc_sample(app.pid)
-        print(f"idle: {summary('/job', idle_event)}; {summary('GET /', idle_page)}; {summary('raw /job', probes.raw_ms)}; "
-              f"app {idle_threads} threads, {idle_rss} MB RSS", flush=True)
+        print(f"idle: {summary('/job', idle.ms('/job'))}; {summary('GET /', idle.ms('GET /'))}; "
+              f"{summary('raw /job', idle.ms('raw /job'))}; app {idle_threads} threads, {idle_rss} MB RSS", flush=True)
 
-        probes.start()
+        probes.reset_peaks()
         cpu_before = cpu_seconds(app.pid)
-        start_at = time.time() + START_DELAY
+        load_from = time.time()
+        start_at = load_from + START_DELAY
         per = -(-args.sessions // args.workers)
         # gradio_client downloads into temp folders: keep them in the work folder, removed at the end
         (work / "tmp").mkdir()
@@ -426,8 +479,10 @@ def main() -> None:
         for r in readers:
             r.join(timeout=max(0.0, deadline - time.monotonic()))
         load_seconds = time.time() - start_at
-        event_ms, page_ms = probes.stop()
+        load = probes.window(load_from, time.time())
+        probes.close()
         app_cpu = cpu_seconds(app.pid) - cpu_before
+        event_ms, page_ms = load.ms("/job"), load.ms("GET /")
 
         ok = sum(1 for r in results if r.get("ok"))
         errors = collections.Counter(r["error"] for r in results if not r.get("ok"))
@@ -439,13 +494,13 @@ def main() -> None:
               f"p95 {pct(durations, 0.95):.1f} s", flush=True)
         print(f"sessions ok: {ok} of {args.sessions}", flush=True)
         print("client errors by kind: " + (", ".join(f"{k} x{v}" for k, v in errors.most_common()) or "none"), flush=True)
-        if probes.event_errors:
-            print("probe errors: " + ", ".join(f"{k} x{v}" for k, v in probes.event_errors.most_common()), flush=True)
+        if load.errors:
+            print("probe errors: " + ", ".join(f"{k} x{v}" for k, v in load.errors.most_common()), flush=True)
         print(f"under load: {summary('quick event /job', event_ms)}; {summary('GET /', page_ms)}; "
-              f"{summary('GET /healthz (a route with no work)', probes.health_ms)}; "
-              f"{summary('/job over the raw queue protocol', probes.raw_ms)}", flush=True)
-        print(f"slowest probes (seconds after the probes started, sessions start at +{START_DELAY:.0f} s): "
-              f"{probes.slowest()}", flush=True)
+              f"{summary('GET /healthz (a route with no work)', load.ms('GET /healthz'))}; "
+              f"{summary('/job over the raw queue protocol', load.ms('raw /job'))}", flush=True)
+        print(f"slowest probes (seconds into the load phase; the sessions start at +{START_DELAY:.0f} s): "
+              f"{load.slowest()}", flush=True)
         print(f"app process peak: {probes.peak_threads} threads, {probes.peak_rss} MB RSS "
               f"(idle {idle_threads} threads, {idle_rss} MB); {app_cpu:.1f} CPU seconds during the load", flush=True)
         print(f"machine load average now: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores; above that, "

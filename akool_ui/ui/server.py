@@ -279,6 +279,15 @@ def launch(
             check_private_cache(folder, get_upload_folder())
         media = MediaLinks.for_cache(cache_dir)
         media.prune(DELETE_CACHE[1])  # links a crashed earlier process left behind
+        # Results handed to API callers are media links: as static paths Gradio takes them as they are,
+        # skipping the dozen path resolutions per file it spends checking and "moving" a file it already
+        # holds (~2 ms of the event loop per image: a hundred finishing jobs stalled quick calls). Who may
+        # fetch a link does not change: its folder name is the owner's secret either way (media.py).
+        gr.set_static_paths([media.root])
+        # Gradio re-summarises its last 10,000 events with pandas after every event (5-20 ms of CPU each,
+        # holding the GIL) for its /monitoring page, which this app turns off below (it would show anyone
+        # every endpoint's traffic): never summarise. Read when build_ui makes the queue.
+        os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(2**31))
         demo = build_ui(studio, browser_secret=browser_secret(settings.cache_dir), media=media)
         _, local_url, share_url = demo.launch(
             server_name=host,
@@ -304,6 +313,7 @@ def launch(
             css_paths=[CSS_PATH],
             ssr_mode=False,
             max_threads=EVENT_SLOTS,
+            enable_monitoring=False,
         )
         # max_threads also gave Gradio a thread limiter of that size (components' pre/postprocessing, sync
         # handlers): back to its default, anyio's shared pool of 40, so threads stay bounded however many
