@@ -247,6 +247,7 @@ class RunningApp:
 # handlers are async and do their blocking work in bounded lanes of their own (handlers/common.py), so a
 # place costs a coroutine, not a thread.
 EVENT_SLOTS = 1000
+_static_roots: set[Path] = set()
 
 
 def _self_url(host: str | None, port: int) -> str:
@@ -283,7 +284,9 @@ def launch(
         # skipping the dozen path resolutions per file it spends checking and "moving" a file it already
         # holds (~2 ms of the event loop per image: a hundred finishing jobs stalled quick calls). Who may
         # fetch a link does not change: its folder name is the owner's secret either way (media.py).
-        gr.set_static_paths([media.root])
+        if media.root not in _static_roots:  # Gradio keeps one process-wide list and never drops a repeat
+            gr.set_static_paths([media.root])
+            _static_roots.add(media.root)
         # Gradio re-summarises its last 10,000 events with pandas after every event (5-20 ms of CPU each,
         # holding the GIL) for its /monitoring page, which this app turns off below (it would show anyone
         # every endpoint's traffic): never summarise. Read when build_ui makes the queue.
