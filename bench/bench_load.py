@@ -41,6 +41,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # runnable from the repo root without install
@@ -128,6 +129,15 @@ def pct(values: list[float], q: float) -> float:
         return float("nan")
     values = sorted(values)
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def json_lines(proc: subprocess.Popen) -> Iterator[dict]:
+    """What a child role reports: one JSON object per line on its stdout (any other line is skipped)."""
+    for line in proc.stdout:
+        try:
+            yield json.loads(line)
+        except ValueError:
+            continue
 
 
 def _rank_lowest(pid: int) -> None:
@@ -304,11 +314,7 @@ class Probes:
         return self
 
     def _collect(self, kind: str, proc: subprocess.Popen) -> None:
-        for line in proc.stdout:
-            try:
-                item = json.loads(line)
-            except ValueError:
-                continue
+        for item in json_lines(proc):
             with self._lock:
                 if "ms" in item:
                     self.samples[kind].append((item["t"], item["ms"]))
@@ -464,11 +470,7 @@ def main() -> None:
         lock = threading.Lock()
 
         def collect(proc: subprocess.Popen) -> None:
-            for line in proc.stdout:
-                try:
-                    item = json.loads(line)
-                except ValueError:
-                    continue
+            for item in json_lines(proc):
                 with lock:
                     results.append(item)
 
