@@ -1,7 +1,14 @@
 """The composition root: the whole app built from ``Settings`` in one place, and taken down in reverse.
 
-    Settings ─► JobStore ─► UploadStore ─► demo simulator (offline demo only) ─► ClientPool ─► Studio
+    Settings ─► LocalStorage, or SharedStorage with AKOOL_REDIS_URL (records, blobs, documents, leases,
+             events) ─► UploadStore
+             ─► demo simulator (offline demo only) ─► ClientPool
+             ─► owners, limits, callbacks, pacing, tracker, favourites, shares, boards, delete-with-undo ─► Studio
              ─► web app (ui.server.launch)
+
+This is the only module that constructs the service's objects (``assemble_studio``) and the storage
+adapters they are written against (``local_storage``): the Studio and the tracker are given their
+collaborators, never make them.
 
 Only this module imports the simulator (so importing the service layer never loads FastAPI routes or
 the renderer), and no constructor below starts anything: the simulator, the Studio (``start``) and the
@@ -11,23 +18,52 @@ web server are started here, in order, and closed in the opposite order.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from . import settings as settings_module
 from .akool.client import AkoolClient
-from .service.clients import ClientPool
-from .service.demo import DEMO_DIR, DemoAccount, load_demo_account
-from .service.durations import scaled_prior
-from .service.store import JobStore
-from .service.studio import Studio
-from .service.uploads import UploadStore
+from .akool.polling import DEFAULT_POLL_POLICY, PollPolicy
+from .service.identity.clients import ClientPool
+from .service.identity.credentials import Credentials
+from .service.identity.demo import DemoAccount, load_demo_account
+from .service.identity.owners import OWNER_KEY_DOCUMENT, OwnerHasher, load_owner_key, owner_key_document
+from .service.library.boards import Boards
+from .service.library.favourites import Favourites
+from .service.library.shares import Shares
+from .service.library.trash import DeleteGrace
+from .service.library.uploads import UploadStore
+from .service.quotas.balances import CreditBalances
+from .service.quotas.budgets import Budgets
+from .service.quotas.costs import COSTS_DOCUMENT, CreditCosts
+from .service.quotas.credit_guard import CreditGuard
+from .service.quotas.limits import SpendingLimiter
+from .service.quotas.visitors import ClientAddress
+from .service.runtime.callbacks import Callbacks
+from .service.runtime.orphans import OrphanSweep
+from .service.ports import Documents, Storage
+from .service.runtime.durations import DurationBook, scaled_prior
+from .service.runtime.pacing import Pacing
+from .service.results.storing import ResultFiles, SizeLimits
+from .service.runtime.poll_budget import PollBudgets
+from .service.runtime.replays import WebhookReplays
+from .service.runtime.tracker import JobTracker
+from .adapters.local import JobStore, LocalStorage
+from .service.studio import Studio, StudioParts
 from .settings import Settings
 
-__all__ = ["build_studio", "launch_app", "Built"]
+__all__ = ["build_studio", "assemble_studio", "assemble_tracker", "local_storage", "open_storage", "launch_app", "Built"]
 
 log = logging.getLogger(__name__)
+
+# Under the data folder: the demo's account document and its simulator's state.
+DEMO_DIR = "demo"
+# Where the owner key was kept before documents (its raw bytes): read into the owner-key document once.
+OWNER_KEY_FILE = "owner.key"
+# Documents older versions kept in files of their own: read into their document once.
+LEGACY_DOCUMENTS = {OWNER_KEY_DOCUMENT: (OWNER_KEY_FILE, owner_key_document)}
 
 # Said once at start when the history dies with the container (a Space with nothing persistent at /data).
 EPHEMERAL_CACHE_WARNING = (
@@ -62,7 +98,8 @@ class Built:
                 log.exception("closing part of the app failed")
 
 
-def _start_demo_simulator(cache_dir: Path, *, speed: float, trusted_source: Callable[[str], bool]):
+def _start_demo_simulator(cache_dir: Path, documents: Documents, *, speed: float,
+                          trusted_source: Callable[[str], bool]):
     """The offline demo's Akool: the simulator on 127.0.0.1 (a random free port), its state under the cache.
 
     Like Akool, it fetches image-to-image sources from public addresses only (a visitor of a shared demo
@@ -70,11 +107,10 @@ def _start_demo_simulator(cache_dir: Path, *, speed: float, trusted_source: Call
     ``trusted_source``: the app's own upload links, which live on 127.0.0.1 in the demo."""
     from .simulator import SimulatorServer
 
-    root = cache_dir / DEMO_DIR
-    account = load_demo_account(root)
+    account = load_demo_account(documents)
     server = SimulatorServer(
         api_key=account.api_key, client_id=account.client_id, client_secret=account.client_secret,
-        speed=speed, state_dir=root / "simulator", host="127.0.0.1", port=0,
+        speed=speed, state_dir=cache_dir / DEMO_DIR / "simulator", host="127.0.0.1", port=0,
         control=False,  # no /_sim fault and clock routes: anyone on this host could reach them
         private_sources=False, trusted_source=trusted_source,
     ).start()
@@ -90,8 +126,30 @@ def _demo_durations(speed: float) -> dict[str, tuple[float, ...]]:
                          "upscale": (QUEUED_SECONDS + UPSCALE_PROCESSING_SECONDS) / speed})
 
 
-def _log_storage(settings: Settings, store: JobStore) -> None:
+# Said once at start when replicas share storage but each would run its own demo simulator.
+SHARED_DEMO_WARNING = (
+    "Shared storage with the offline demo: each replica runs its own simulated Akool, so a job made on one "
+    "cannot be polled by another. Point every replica at one Akool (AKOOL_BASE_URL and a key)."
+)
+
+
+def open_storage(settings: Settings) -> Storage:
+    """The storage ``settings`` choose: the shared adapter (Redis + bucket) when AKOOL_REDIS_URL is set,
+    else the local adapter on the data folder (the default: ``python app.py`` needs neither)."""
+    if settings.stores is None:
+        return LocalStorage.from_settings(settings, legacy=LEGACY_DOCUMENTS)
+    from .adapters.shared import SharedStorage  # redis and boto3 are needed only here
+
+    return SharedStorage.from_settings(settings)
+
+
+def _log_storage(settings: Settings, storage: Storage) -> None:
     """Where the history lives, for the operator; a warning when it will not outlive the container."""
+    store = storage.records
+    if not isinstance(store, JobStore):  # shared: the adapter said where when it connected
+        if settings.demo_mode:
+            log.warning(SHARED_DEMO_WARNING)
+        return
     if store.index_is_local:
         log.info(
             "job history and images in %s; their index on local disk in %s (rebuilt from the records there "
@@ -103,20 +161,121 @@ def _log_storage(settings: Settings, store: JobStore) -> None:
         log.warning(EPHEMERAL_CACHE_WARNING, store.cache_dir, settings_module.PERSISTENT_ROOT)
 
 
-def build_studio(settings: Settings) -> Built:
-    """Everything behind the page, started: store, uploads, demo simulator or Akool clients, Studio."""
+def _poll_policy(settings: Settings) -> PollPolicy:
+    return PollPolicy(
+        interval=settings.poll_interval,
+        max_interval=max(settings.poll_interval, DEFAULT_POLL_POLICY.max_interval),
+        deadline=settings.job_deadline,
+    )
+
+
+def _pacing(
+    settings: Settings, policy: PollPolicy, documents: Documents, clients: ClientPool, callbacks: Callbacks, *,
+    demo: bool, demo_durations: dict[str, tuple[float, ...]] | None,
+) -> Pacing | None:
+    """The learned poll schedule (None with AKOOL_POLL_SCHEDULE=steady): durations kept beside the history,
+    the demo's apart from Akool's."""
+    if settings.poll_schedule != "learned":
+        return None
+    server = clients.server
+    book = DurationBook(documents, {"demo": demo_durations} if demo_durations else None)
+    return Pacing(
+        book, policy,
+        backend_of=lambda client: "demo" if demo and client is server else "akool",
+        expects_webhook=lambda client: client is server and callbacks.server_jobs_get_callbacks(),
+    )
+
+
+def local_storage(store: Storage | JobStore | str | Path) -> Storage:
+    """The storage given, or the local adapter around a JobStore (or on a folder), as tests, benches and
+    the CLI open it."""
+    if isinstance(store, LocalStorage):
+        return store
+    if isinstance(getattr(store, "storage", None), LocalStorage):  # a test's store with its files
+        return store.storage
+    if all(hasattr(store, port) for port in ("records", "blobs", "documents", "leases", "events")):
+        return store  # another adapter's Storage (the shared one)
+    return LocalStorage(store if isinstance(store, JobStore) else JobStore(store), legacy=LEGACY_DOCUMENTS)
+
+
+def assemble_tracker(
+    storage: Storage | JobStore | str | Path, *, limits: SizeLimits | None = None,
+    results: ResultFiles | None = None, clock_epoch: Callable[[], float] = time.time, **tracker_kwargs,
+) -> JobTracker:
+    """A tracker on ``storage``'s ports, with its result files (``results``, else made on the storage's blobs
+    within ``limits``); ``tracker_kwargs`` are JobTracker's own."""
+    storage = local_storage(storage)
+    results = results or ResultFiles(storage.records, storage.blobs, limits, clock=clock_epoch)
+    return JobTracker(storage.records, results=results, leases=storage.leases, events=storage.events, **tracker_kwargs)
+
+
+def assemble_studio(
+    settings: Settings, *, store: Storage | JobStore, clients: ClientPool, uploads: UploadStore,
+    demo: bool = False, limiter: SpendingLimiter | None = None, clock: Callable[[], float] = time.time,
+    demo_durations: dict[str, tuple[float, ...]] | None = None,
+) -> Studio:
+    """The Studio and everything it is made of, around storage, uploads and clients (not started).
+
+    ``store`` is the local storage (or a JobStore to open it around). ``limiter`` defaults to
+    ``settings.limits`` counted in the storage's documents, on ``clock`` (epoch seconds; tests move it to
+    cross an hour or a UTC midnight). ``demo_durations``: the prior for the demo simulator's jobs
+    (kind -> seconds), learned apart from Akool's."""
+    storage = local_storage(store)
+    records, documents = storage.records, storage.documents
+    owner_key = load_owner_key(documents)
+    credentials = Credentials(clients, OwnerHasher(owner_key), demo=demo)
+
+    def job_in_flight(job_id: str) -> bool:
+        record = records.get(job_id)
+        return record is not None and record.is_in_flight
+
+    limiter = limiter or SpendingLimiter(
+        settings.limits, documents=documents, address_key=owner_key, job_in_flight=job_in_flight,
+        in_flight_window=settings.job_deadline, clock=clock,
+    )
+    # What jobs cost is learned apart in the demo (its simulator's charges are not Akool's).
+    costs = CreditCosts(documents, name=f"{DEMO_DIR}/{COSTS_DOCUMENT}" if demo else COSTS_DOCUMENT)
+    budgets = Budgets(settings, limiter=limiter, uploads=uploads, costs=costs)
+    callbacks = Callbacks(settings, demo=demo, local_url=lambda: uploads.local_url)
+    policy = _poll_policy(settings)
+    pacing = _pacing(settings, policy, documents, clients, callbacks, demo=demo, demo_durations=demo_durations)
+    # The tracker's clock (monotonic) places the slots; a 1005's slow-down is shared, dated by the wall clock.
+    poll_budgets = PollBudgets(settings.poll_budget, clock=time.monotonic, documents=documents,
+                               shared_name=credentials.shared_name, wall=time.time) if settings.poll_budget else None
+    tracker = assemble_tracker(storage, limits=SizeLimits.from_settings(settings), policy=policy,
+                               client_for=credentials.client_for_record, pacing=pacing, poll_budget=poll_budgets)
+    studio = Studio(StudioParts(
+        settings=settings, storage=storage, store=storage.records, results=tracker.results, clients=clients,
+        uploads=uploads, credentials=credentials, budgets=budgets,
+        callbacks=callbacks, tracker=tracker, pacing=pacing, addresses=ClientAddress(settings.proxy_networks),
+        replays=WebhookReplays(storage.leases), favourites=Favourites(documents), shares=Shares(documents),
+        boards=Boards(documents),
+        # Deleted jobs stay restorable for a while (Undo delete); hidden from every page meanwhile.
+        trash=DeleteGrace(tracker.delete, documents), owner_key=owner_key, demo=demo,
+        costs=costs, balances=CreditBalances(), credit_guard=CreditGuard(),
+        # Replicas on shared storage take on each other's jobs when one dies; one process has no one to.
+        sweep=OrphanSweep(tracker.adopt_orphans) if settings.stores is not None else None,
+    ))
+    tracker.on_final.append(studio.job_ended)  # its cost learned, its account's balance read again
+    return studio
+
+
+def build_studio(settings: Settings, *, start: bool = True) -> Built:
+    """Everything behind the page: storage, uploads, demo simulator or Akool clients, Studio; the Studio
+    started unless ``start`` is false (then ``built.studio.start()`` is the caller's)."""
     built_closers: list[Callable[[], None]] = []
-    store = JobStore.from_settings(settings)
-    built_closers.append(store.close)
-    _log_storage(settings, store)
+    storage = open_storage(settings)
+    built_closers.append(storage.close)
+    _log_storage(settings, storage)
     try:
-        uploads = UploadStore(store.cache_dir / "uploads", public_url=settings.public_url, demo=settings.demo_mode)
+        documents = storage.documents
+        uploads = UploadStore(storage.blobs, public_url=settings.public_url, demo=settings.demo_mode)
         if not settings.demo_mode and not uploads.can_serve:  # visitors are only told to paste a URL; the fix is the operator's
             log.warning(NO_PUBLIC_URL_WARNING)
         account = server = None
         if settings.demo_mode:
             account, server = _start_demo_simulator(
-                store.cache_dir, speed=settings.demo_speed, trusted_source=uploads.is_own_url
+                Path(settings.cache_dir), documents, speed=settings.demo_speed, trusted_source=uploads.is_own_url
             )
             built_closers.append(server.stop)
             base_url = server.base_url
@@ -131,11 +290,14 @@ def build_studio(settings: Settings) -> Built:
             )
         # A visitor's own key always talks to Akool (settings.base_url), even in the demo.
         clients = ClientPool(base_url, own, make=lambda key: AkoolClient(settings.base_url, api_key=key))
-        studio = Studio(settings, store=store, clients=clients, uploads=uploads, demo=settings.demo_mode,
-                        demo_durations=_demo_durations(settings.demo_speed) if settings.demo_mode else None)
-        built_closers.remove(store.close)  # the Studio closes the store (after its tracker and clients),
+        studio = assemble_studio(
+            settings, store=storage, clients=clients, uploads=uploads, demo=settings.demo_mode,
+            demo_durations=_demo_durations(settings.demo_speed) if settings.demo_mode else None,
+        )
+        built_closers.remove(storage.close)  # the Studio closes the storage (after its tracker and clients),
         built_closers.append(studio.close)  # and before the simulator stops: closers run last-in first
-        studio.start()
+        if start:
+            studio.start()
     except BaseException:
         for close in reversed(built_closers):
             close()

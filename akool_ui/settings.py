@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -26,6 +28,11 @@ SHARED_OWNER_FRACTION = 0.25
 DEFAULT_CACHE_MIN_AGE_HOURS = 1.0
 # At 1000x a simulated 30-50 s job takes 30-50 ms, already faster than a poll; more is only a typo.
 MAX_DEMO_SPEED = 1000.0
+# Where a hosting platform's proxies connect from. A Space is reached only through Hugging Face's proxies, on
+# its private network, so there the X-Forwarded-For entries those hops add are trusted (AKOOL_TRUSTED_PROXIES).
+PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7", "127.0.0.0/8", "::1/128")
+# A ``--share`` tunnel's client runs on this machine and its HTTP proxy appends the visitor's address.
+LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128")
 # A value is echoed in an error at most this long: enough to spot a typo, too short to spill a secret.
 _ECHO_CHARS = 40
 
@@ -143,6 +150,31 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     return raw
 
 
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...] | None:
+    """Comma-separated addresses or networks (``10.0.0.0/8, 127.0.0.1``), ``none`` for none, or None when unset."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if raw.lower() == "none":
+        return ()
+    networks = []
+    for item in (part.strip() for part in raw.split(",")):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ValueError(f"{name} must be addresses or networks such as 10.0.0.0/8, separated by commas"
+                             f"{_echo(item)}") from None
+    return tuple(networks)
+
+
+def _default_proxies(env: Mapping[str, str]) -> tuple[str, ...] | None:
+    """AKOOL_TRUSTED_PROXIES as set; unset on a Space, the platform's private networks."""
+    networks = _networks(env, "AKOOL_TRUSTED_PROXIES")
+    if networks is None and on_spaces(env):
+        return PRIVATE_NETWORKS
+    return networks
+
+
 def _flag(env: Mapping[str, str], name: str) -> bool:
     raw = env.get(name, "").strip().lower()
     if raw in ("", "0", "false", "no", "off"):
@@ -152,12 +184,70 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise ValueError(f"{name} must be 1 or 0{_echo(raw)}")
 
 
+
+@dataclass(frozen=True)
+class SharedStores:
+    """Where replicas keep what they share (``adapters/shared``): records, documents, leases and events in
+    Redis, images and uploads in an S3-compatible bucket. Credentials stay out of ``repr``; None ones are
+    left to boto3's usual places (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a profile, an instance role)."""
+
+    redis_url: str = field(repr=False)
+    s3_bucket: str
+    s3_url: str | None = None
+    s3_prefix: str = ""
+    s3_region: str = "us-east-1"
+    s3_key_id: str | None = field(default=None, repr=False)
+    s3_secret: str | None = field(default=None, repr=False)
+    key_prefix: str = "akool-studio"
+    """Every Redis key starts with this (several apps may share one Redis)."""
+
+
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def _shared_stores(env: Mapping[str, str]) -> SharedStores | None:
+    """AKOOL_REDIS_URL with AKOOL_S3_BUCKET (and AKOOL_S3_URL for a server other than AWS), or None for the
+    local adapter. One without the other is refused: replicas would share their history but not its images."""
+    redis_url = env.get("AKOOL_REDIS_URL", "").strip()
+    bucket = env.get("AKOOL_S3_BUCKET", "").strip()
+    s3_url = env.get("AKOOL_S3_URL", "").strip()
+    if not (redis_url or bucket or s3_url):
+        return None
+    if not redis_url:
+        raise ValueError("AKOOL_S3_BUCKET and AKOOL_S3_URL need AKOOL_REDIS_URL too (the shared history lives there)")
+    if urlsplit(redis_url).scheme not in _REDIS_SCHEMES:  # never echoed: it may hold a password
+        raise ValueError("AKOOL_REDIS_URL must start with redis://, rediss:// or unix://")
+    if not bucket:
+        raise ValueError("AKOOL_REDIS_URL needs AKOOL_S3_BUCKET too (the shared images live there)")
+    if not _BUCKET.fullmatch(bucket):
+        raise ValueError(f"AKOOL_S3_BUCKET must be a bucket name (3-63 lower-case letters, digits, '.', '-'){_echo(bucket)}")
+    key_id = env.get("AKOOL_S3_KEY_ID", "").strip() or None
+    secret = env.get("AKOOL_S3_SECRET", "").strip() or None
+    if bool(key_id) != bool(secret):
+        raise ValueError("AKOOL_S3_KEY_ID and AKOOL_S3_SECRET are set together (or neither, for AWS's usual ones)")
+    prefix = env.get("AKOOL_STORE_PREFIX", "").strip() or "akool-studio"
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", prefix):
+        raise ValueError(f"AKOOL_STORE_PREFIX must be letters, digits, '.', '_' or '-'{_echo(prefix)}")
+    return SharedStores(
+        redis_url=redis_url, s3_bucket=bucket, s3_url=_http_url("AKOOL_S3_URL", s3_url) if s3_url else None,
+        s3_prefix=prefix, s3_region=(env.get("AKOOL_S3_REGION") or env.get("AWS_REGION")
+                                     or env.get("AWS_DEFAULT_REGION") or "us-east-1").strip(),
+        s3_key_id=key_id, s3_secret=secret, key_prefix=prefix,
+    )
+
 @dataclass(frozen=True)
 class Limits:
     """What one visitor on the server's credentials may spend (None = no limit). See ``Settings.limits``."""
 
     images_per_hour: int | None = None
     jobs_in_flight: int | None = None
+    network_images_per_hour: int | None = None
+    """For all visitors of one network together (an IPv4 /24, an IPv6 /48): a script that rotates addresses
+    within its own block gets this, not one allowance per address."""
+    network_jobs_in_flight: int | None = None
+    images_per_minute: int | None = None
+    """For the whole app on the server's credentials: no caller (or crowd) spends the day in a minute."""
     daily_credits: int | None = None
     """For the whole app (every visitor on the server's credentials together), per UTC day."""
     upload_mb_per_visitor: int | None = None
@@ -166,14 +256,19 @@ class Limits:
 
 # Defaults on a shared app (a public URL, a Space, ``--share`` or AKOOL_SHARED=1); a local app on its
 # owner's machine has none. 24 images an hour is a generous try-out (six batches of four); four jobs in
-# flight is one full batch; 500 credits a day bounds what strangers can spend at a few dollars.
-SHARED_LIMITS = Limits(images_per_hour=24, jobs_in_flight=4, daily_credits=500, upload_mb_per_visitor=200,
-                       uploads_gb_total=2.0)
+# flight is one full batch; a network (a household, an office, a cloud block) gets four visitors' worth;
+# 20 images a minute for the whole app is a busy room trying it out, yet the day's 500 credits (which
+# bound what strangers can spend at a few dollars) last at least 25 minutes of the worst.
+SHARED_LIMITS = Limits(images_per_hour=24, jobs_in_flight=4, network_images_per_hour=96, network_jobs_in_flight=16,
+                       images_per_minute=20, daily_credits=500, upload_mb_per_visitor=200, uploads_gb_total=2.0)
 
 
 _LIMIT_ENV = {
     "images_per_hour": "AKOOL_LIMIT_IMAGES_PER_HOUR",
     "jobs_in_flight": "AKOOL_LIMIT_JOBS_IN_FLIGHT",
+    "network_images_per_hour": "AKOOL_LIMIT_NETWORK_IMAGES_PER_HOUR",
+    "network_jobs_in_flight": "AKOOL_LIMIT_NETWORK_JOBS_IN_FLIGHT",
+    "images_per_minute": "AKOOL_LIMIT_IMAGES_PER_MINUTE",
     "daily_credits": "AKOOL_DAILY_CREDIT_BUDGET",
     "upload_mb_per_visitor": "AKOOL_UPLOAD_LIMIT_MB",
     "uploads_gb_total": "AKOOL_UPLOADS_LIMIT_GB",
@@ -204,9 +299,16 @@ class Settings:
     """Strangers may reach this app: a public URL, a Space, ``serve --share`` or AKOOL_SHARED=1."""
     limit_overrides: dict = field(default_factory=dict, compare=False)
     """Limits set by environment (name -> int, 0 = off); the rest come from ``SHARED_LIMITS`` when shared."""
+    trusted_proxies: tuple[str, ...] | None = None
+    """Networks of the proxies in front of the app, whose X-Forwarded-For entries are believed (None: unset,
+    so none; on Spaces the platform's private networks). Never a client's own header on a direct connection."""
+    stores: SharedStores | None = None
+    """Redis + a bucket shared by several replicas (None: the local adapter on ``cache_dir``)."""
     ephemeral_cache: bool = False
     """A Space with no persistent storage at ``PERSISTENT_ROOT`` and no AKOOL_CACHE_DIR: history and images
     die with the container. The start-up log and the page's mode banner say so."""
+    mcp: bool = True
+    """Serve the studio's agent tools over MCP at ``/gradio_api/mcp/`` (AKOOL_MCP, on unless ``0``)."""
 
     @property
     def limits(self) -> Limits:
@@ -216,6 +318,11 @@ class Settings:
         for name, value in self.limit_overrides.items():
             values[name] = value or None  # 0 turns a limit off
         return Limits(**values)
+
+    @property
+    def proxy_networks(self) -> tuple[str, ...]:
+        """The trusted proxies' networks, () when none are."""
+        return self.trusted_proxies or ()
 
     @property
     def has_server_credentials(self) -> bool:
@@ -270,5 +377,8 @@ class Settings:
                 for key, name in _LIMIT_ENV.items()
                 if (value := _optional_count(env, name)) is not None
             },
+            trusted_proxies=_default_proxies(env),
+            stores=_shared_stores(env),
             ephemeral_cache=not cache_dir_set and on_spaces(env) and not _is_within(cache_dir, PERSISTENT_ROOT),
+            mcp=_flag(env, "AKOOL_MCP") if env.get("AKOOL_MCP", "").strip() else True,
         )

@@ -25,7 +25,7 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from the repo root without install
 
 from akool_ui.jobs import ImageState, JobRecord, RecordState, lifecycle  # noqa: E402
-from akool_ui.service.store import JobStore  # noqa: E402
+from akool_ui.adapters.local.store import JobStore  # noqa: E402
 
 OWNER = "bench-owner-5b1f0c"
 WORDS = (

@@ -52,10 +52,11 @@ from akool_ui.akool.client import AkoolClient  # noqa: E402
 from akool_ui.akool.models import ImageRequest  # noqa: E402
 from akool_ui.akool.polling import PollPolicy  # noqa: E402
 from akool_ui.jobs import RecordState  # noqa: E402
-from akool_ui.service.durations import DurationBook  # noqa: E402
-from akool_ui.service.pacing import Pacing  # noqa: E402
-from akool_ui.service.store import JobStore  # noqa: E402
-from akool_ui.service.tracker import JobTracker  # noqa: E402
+from akool_ui.service.runtime.durations import DurationBook  # noqa: E402
+from akool_ui.service.runtime.pacing import Pacing  # noqa: E402
+from akool_ui.adapters.local.store import JobStore  # noqa: E402
+from akool_ui.bootstrap import assemble_tracker  # noqa: E402
+from akool_ui.service.runtime.tracker import JobTracker  # noqa: E402
 from akool_ui.settings import DEFAULT_POLL_BUDGET  # noqa: E402
 from akool_ui.simulator import SimulatorServer  # noqa: E402
 
@@ -131,9 +132,9 @@ def make_tracker(mode: str, store: JobStore, speed: float, session: requests.Ses
     clock = (lambda: time.monotonic() * speed)  # the app's seconds are Akool seconds, like the simulator's
     common = dict(clock=clock, clock_rate=speed, download_session=session)
     if mode in ("fixed", "today"):
-        return JobTracker(store, policy=FIXED if mode == "fixed" else TODAY, **common)
+        return assemble_tracker(store, policy=FIXED if mode == "fixed" else TODAY, **common)
     pacing = Pacing(DurationBook(None), LEARNED, expects_webhook=lambda client: mode == "webhooks", clock_rate=speed)
-    return JobTracker(store, policy=LEARNED, pacing=pacing, poll_budget=DEFAULT_POLL_BUDGET, **common)
+    return assemble_tracker(store, policy=LEARNED, pacing=pacing, poll_budget=DEFAULT_POLL_BUDGET, **common)
 
 
 def run(mode: str, server: SimulatorServer, args: argparse.Namespace, out: dict) -> None:

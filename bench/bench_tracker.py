@@ -27,8 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from th
 from akool_ui.akool.client import AkoolClient  # noqa: E402
 from akool_ui.akool.models import ImageRequest  # noqa: E402
 from akool_ui.jobs import RecordState  # noqa: E402
-from akool_ui.service.store import JobStore  # noqa: E402
-from akool_ui.service.tracker import JobTracker  # noqa: E402
+from akool_ui.adapters.local.store import JobStore  # noqa: E402
+from akool_ui.bootstrap import assemble_tracker  # noqa: E402
+from akool_ui.service.runtime.tracker import JobTracker  # noqa: E402
 from akool_ui.simulator import SimulatorServer  # noqa: E402
 
 API_KEY = "BenchApiKey0123456789abc"
@@ -57,7 +58,7 @@ def pct(values: list[float], q: float) -> float:
 def run_tracker(server: SimulatorServer, args: argparse.Namespace) -> dict[str, object]:
     client = AkoolClient(server.base_url, api_key=API_KEY)
     store = JobStore(tempfile.mkdtemp(prefix="bench-tracker-"))
-    tracker = JobTracker(store, poll_interval=args.interval, max_poll_interval=max(args.interval, 5.0))
+    tracker = assemble_tracker(store, poll_interval=args.interval, max_poll_interval=max(args.interval, 5.0))
     before = threading.active_count()
     server.sim.reset_stats()
     started = time.monotonic()

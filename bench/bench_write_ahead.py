@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from th
 from akool_ui.akool.client import AkoolClient  # noqa: E402
 from akool_ui.akool.models import ImageRequest  # noqa: E402
 from akool_ui.jobs import JobRecord, lifecycle  # noqa: E402
-from akool_ui.service.store import JobStore  # noqa: E402
-from akool_ui.service.intents import Intents  # noqa: E402
+from akool_ui.adapters.local.store import JobStore  # noqa: E402
+from akool_ui.service.runtime.intents import Intents  # noqa: E402
 from akool_ui.simulator import SimulatorServer  # noqa: E402
 
 API_KEY = "BenchApiKey0123456789abc"

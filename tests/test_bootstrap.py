@@ -8,17 +8,20 @@ import threading
 
 from akool_ui.akool.client import AkoolClient
 from akool_ui.bootstrap import build_studio
-from akool_ui.service.clients import ClientPool
-from akool_ui.service.store import JobStore
-from akool_ui.service.studio import Studio
-from akool_ui.service.uploads import UploadStore
+from akool_ui.service.identity.clients import ClientPool
+from akool_ui.adapters.local.store import JobStore
+from akool_ui.bootstrap import assemble_studio
+from akool_ui.service import Studio
+from akool_ui.service.library.uploads import UploadStore
 from akool_ui.settings import Settings
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, OTHER_API_KEY
+from tests.store_helpers import StoreWithFiles, tracker_on
+from akool_ui.adapters.local import LocalBlobs
 
 
 def test_importing_the_service_layer_loads_neither_the_simulator_nor_gradio():
     code = (
-        "import sys, akool_ui.service.studio, akool_ui.service.tracker;"
+        "import sys, akool_ui.service, akool_ui.service.runtime.tracker;"
         "print(sorted(m for m in sys.modules if m.startswith(('akool_ui.simulator', 'gradio', 'akool_ui.ui'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -28,9 +31,9 @@ def test_importing_the_service_layer_loads_neither_the_simulator_nor_gradio():
 def test_constructing_a_studio_starts_no_thread(tmp_path, simulator):
     settings = Settings(api_key=API_KEY, base_url=simulator.base_url, base_url_from_env=True, cache_dir=tmp_path)
     before = {t.ident for t in threading.enumerate()}
-    store = JobStore(tmp_path)
+    store = StoreWithFiles(tmp_path)
     clients = ClientPool(simulator.base_url, AkoolClient(simulator.base_url, api_key=API_KEY))
-    studio = Studio(settings, store=store, clients=clients, uploads=UploadStore(tmp_path / "uploads"))
+    studio = assemble_studio(settings, store=store, clients=clients, uploads=UploadStore(LocalBlobs(tmp_path)))
     try:
         assert {t.ident for t in threading.enumerate()} == before
     finally:
@@ -79,3 +82,33 @@ def test_build_studio_starts_the_demo_and_close_takes_everything_down(tmp_path):
     finally:
         built.close()
     assert server_thread not in {t.name for t in threading.enumerate() if t.is_alive()}
+
+
+def test_a_cache_from_before_documents_keeps_its_owners_and_its_demo_account(tmp_path, simulator):
+    """owner.key held the raw key and demo/account.json the demo's account: both are read as they are,
+    or every visitor would lose their history (and the demo its jobs)."""
+    import json
+    import os
+
+    from akool_ui.service.identity.owners import OwnerHasher
+
+    raw = os.urandom(32)
+    (tmp_path / "owner.key").write_bytes(raw)
+    os.chmod(tmp_path / "owner.key", 0o600)
+    (tmp_path / "demo").mkdir()
+    account = {"client_id": "c" * 24, "api_key": "K" * 24}
+    (tmp_path / "demo" / "account.json").write_text(json.dumps(account))
+    settings = Settings(api_key=API_KEY, base_url=simulator.base_url, base_url_from_env=True, cache_dir=tmp_path)
+    clients = ClientPool(simulator.base_url, AkoolClient(simulator.base_url, api_key=API_KEY))
+    studio = assemble_studio(settings, store=JobStore(tmp_path), clients=clients, uploads=UploadStore(tmp_path / "uploads"))
+    try:
+        browser = "b" * 24
+        assert studio.owner_for(None, browser) == OwnerHasher(raw).for_browser(browser, "server")
+        assert studio.owner_for(OTHER_API_KEY, None) == OwnerHasher(raw).for_credential(OTHER_API_KEY)
+    finally:
+        studio.close()
+    from akool_ui.adapters.local import LocalDocuments
+    from akool_ui.service.identity.demo import load_demo_account
+
+    demo = load_demo_account(LocalDocuments(tmp_path))
+    assert (demo.client_id, demo.api_key) == (account["client_id"], account["api_key"])

@@ -78,7 +78,7 @@ def test_generate_batch_1_prints_the_job_id_and_sends_one_create(env, capsys):
     (job_id,) = out.split()
     assert JOB_ID.fullmatch(job_id)
     sent_job = env.sim._jobs[job_id]  # what the simulator was asked for (the wire doc omits some of it)
-    assert (sent_job.prompt, sent_job.scale, sent_job.resolution) == ("a red fox at dawn", "16:9", "4k")
+    assert (sent_job.prompt, sent_job.scale, sent_job.resolution) == ("a red fox at dawn", "16:9", "1080p")
     sent = counts(env, before)
     assert sent["create_v4"] == 1 and sent["creates"] == 1 and sent["info"] == 0  # no --wait: no polls
 
@@ -118,7 +118,7 @@ def test_generate_wait_streams_status_lines_and_prints_the_result_urls(env, caps
 
 def test_generate_out_downloads_every_image_at_its_real_size(env, capsys, tmp_path):
     out_dir = tmp_path / "new" / "folder"  # made on demand
-    code, out, err = run(capsys, "generate", "--prompt", "a wide valley", "--scale", "16:9", "--out", str(out_dir),
+    code, out, err = run(capsys, "generate", "--prompt", "a wide valley", "--scale", "16:9", "--resolution", "4k", "--out", str(out_dir),
                          "--json")  # --out implies --wait
     assert code == 0
     (job,) = json.loads(out)["jobs"]

@@ -69,7 +69,7 @@ def test_v4_job_runs_to_success_with_a_result_url(simulator):
 
 def test_image_to_image_job_reports_its_source(simulator):
     client = make_client(simulator)
-    (job,) = client.create_images(ImageRequest(prompt="as a watercolour", source_image_url=SOURCE, similar=0.8))
+    (job,) = client.create_images(ImageRequest(prompt="as a watercolour", source_images=[SOURCE], similar=0.8))
     assert job.source_image == SOURCE
 
 
@@ -321,11 +321,11 @@ def test_failed_job_is_an_update_from_wait_and_job_failed_from_wait_for(simulato
         lambda c: c.create_images(ImageRequest(prompt="x", batch_quantity=0)),
         lambda c: c.create_images(ImageRequest(prompt="x", batch_quantity=5)),
         lambda c: c.create_images(ImageRequest(prompt="x", batch_quantity="2.5")),
-        lambda c: c.create_images(ImageRequest(prompt="x", source_image_url=SOURCE, similar=-0.1)),
-        lambda c: c.create_images(ImageRequest(prompt="x", source_image_url=SOURCE, similar=1.1)),
-        lambda c: c.create_images(ImageRequest(prompt="x", source_image_url=SOURCE, similar=float("nan"))),
-        lambda c: c.create_images(ImageRequest(prompt="x", source_image_url="file:///etc/passwd")),
-        lambda c: c.create_images(ImageRequest(prompt="x", source_image_url="javascript:alert(1)")),
+        lambda c: c.create_images(ImageRequest(prompt="x", source_images=[SOURCE], similar=-0.1)),
+        lambda c: c.create_images(ImageRequest(prompt="x", source_images=[SOURCE], similar=1.1)),
+        lambda c: c.create_images(ImageRequest(prompt="x", source_images=[SOURCE], similar=float("nan"))),
+        lambda c: c.create_images(ImageRequest(prompt="x", source_images=["file:///etc/passwd"])),
+        lambda c: c.create_images(ImageRequest(prompt="x", source_images=["javascript:alert(1)"])),
         lambda c: c.create_images_v3(V3ImageRequest(prompt="x", scale="Original")),
     ],
     ids=[

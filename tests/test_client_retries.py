@@ -119,9 +119,9 @@ def test_create_answered_with_a_5xx_raises_and_is_sent_exactly_once(simulator, s
 
 def test_create_read_timeout_raises_request_timeout_and_creates_exactly_once(simulator):
     simulator.sim.delay(1.5, times=1, kinds=("create_v4",))
-    client = make_client(simulator, timeout=(2.0, 0.3))
+    client = make_client(simulator, timeout=(2.0, 5.0), spend_timeout=(2.0, 0.3))
     before = counts(simulator)
-    with pytest.raises(RequestTimeout) as info:  # gave up at the 0.3 s read timeout, before the answer
+    with pytest.raises(RequestTimeout) as info:  # gave up at the 0.3 s spend timeout, before the answer
         client.create_images(ImageRequest(prompt="slow answer"))
     assert "may" in RequestTimeout.__doc__ and info.value.user_message
     time.sleep(1.4)  # let the delayed answer finish before counting
@@ -152,13 +152,22 @@ def test_other_credit_spending_posts_are_not_retried_on_502(simulator, kind):
     assert counts(simulator, before)[kind] == 1
 
 
-def test_create_with_malformed_json_is_a_protocol_error_sent_once(simulator):
+def test_create_with_malformed_json_is_sent_once_and_its_jobs_read_from_what_came(simulator):
     simulator.sim.malformed_json(times=1, kinds=("create_v4",))
     before = counts(simulator)
-    with pytest.raises(ProtocolError):
-        make_client(simulator).create_images(ImageRequest(prompt="garbled"))
+    jobs = make_client(simulator).create_images(ImageRequest(prompt="garbled", batch_quantity=4))
     delta = counts(simulator, before)
-    assert delta["create_v4"] == 1 and delta["creates"] == 1
+    assert delta["create_v4"] == 1 and delta["creates"] == 4
+    assert len({job.id for job in jobs}) == 4 and all(simulator.sim.job(job.id)["origin_prompt"] == "garbled"
+                                                      for job in jobs)  # the cut-off ids, then their siblings
+
+
+def test_a_garbled_create_with_no_id_left_is_a_protocol_error(simulator):
+    simulator.sim.malformed_json(times=1, kinds=("create_v4",))
+    simulator.sim.fail_next(code=1003, kinds=("create_v4",))  # a short refusal: half of it holds no id
+    with pytest.raises(ProtocolError) as info:
+        make_client(simulator).create_images(ImageRequest(prompt="garbled"))
+    assert info.value.partial_ids == ()
 
 
 def test_connection_refused_is_retried_for_a_create_then_raised_as_connect_error(caplog):

@@ -281,7 +281,7 @@ def test_unresolvable_host_is_a_connect_error():
 def test_silent_server_read_timeout_retries_get_but_not_create():
     server = SilentServer("hang")
     try:
-        client = AkoolClient(server.url, api_key=KEY, timeout=(1.0, 0.2), retry=fast(attempts=2))
+        client = AkoolClient(server.url, api_key=KEY, timeout=(1.0, 0.2), spend_timeout=(1.0, 0.2), retry=fast(attempts=2))
         with pytest.raises(RequestTimeout):
             client.get_job(JOB_ID)
         assert server.accepted == 2

@@ -73,7 +73,8 @@ def test_transport_errors_share_a_root_and_keep_their_own_sentences():
     for cls in (ConnectError, RequestTimeout, ConnectionDropped):
         assert issubclass(cls, TransportError)
     error = HttpStatusError(status=502)
-    assert error.status == 502 and str(error) == "HTTP 502" and "trouble" in error.user_message
+    assert error.status == 502 and str(error) == "HTTP 502" and "HTTP 502" in error.user_message
+    assert "did nothing" in error.user_message and "in time" not in error.user_message  # a 502 is an answer
 
 
 def test_job_failed_carries_the_job_and_its_code():
@@ -112,7 +113,8 @@ def test_custom_user_message_wins_over_the_default():
         (errors.RequestTimeout("slow"), True),
         (errors.ConnectionDropped("cut"), True),
         (errors.ProtocolError("garbled"), True),
-        (errors.HttpStatusError(status=502), True),
+        (errors.HttpStatusError(status=502), False),  # a gateway's answer: the request was not carried out
+        (errors.HttpStatusError(status=504), True),  # the gateway gave up waiting for Akool
         (errors.HttpStatusError(status=404), False),
     ],
 )

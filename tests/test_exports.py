@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from akool_ui.service import exports
+from akool_ui.ui import exports
 
 
 def _files(tmp_path, n: int) -> list:

@@ -8,7 +8,7 @@ import io
 import pytest
 from PIL import Image
 
-from akool_ui.service.image_meta import read_settings, settings_of, tag_image
+from akool_ui.service.results.image_meta import read_settings, settings_of, tag_image
 
 REQUEST = {"prompt": "A lighthouse, “watercolour” ✓", "negative_prompt": "blurry", "scale": "16:9",
            "resolution": "4k", "similar": 0.5, "model_name": None, "source_image_url": "https://x.example/a.png",

@@ -7,8 +7,8 @@ import io
 import pytest
 from PIL import Image
 
-from akool_ui.service import images
-from akool_ui.service.images import (
+from akool_ui.service.results import images
+from akool_ui.service.results.images import (
     ImageValidationError,
     image_info,
     make_preview,

@@ -16,17 +16,22 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
+from akool_ui.adapters.local import LocalDocuments
 from akool_ui.akool.client import AkoolClient
 from akool_ui.akool.errors import InvalidRequest, OutcomeUnknown
 from akool_ui.akool.models import ImageRequest
 from akool_ui.jobs import JobRecord
-from akool_ui.service.clients import ClientPool
-from akool_ui.service.limits import LEDGER_FILE, LimitReached, SpendingLimiter, address_bucket
-from akool_ui.service.store import JobStore
-from akool_ui.service.studio import Studio
-from akool_ui.service.uploads import UploadStore
-from akool_ui.settings import Limits, Settings
+from akool_ui.service.identity.clients import ClientPool
+from akool_ui.service.quotas.limits import LimitReached, SpendingLimiter, address_bucket
+from akool_ui.service.quotas.visitors import UNKNOWN_ADDRESS_KEY, ClientAddress, network_bucket
+from akool_ui.adapters.local.store import JobStore
+from akool_ui.bootstrap import assemble_studio
+from akool_ui.service import Studio
+from akool_ui.service.library.uploads import UploadStore
+from akool_ui.settings import PRIVATE_NETWORKS, Limits, Settings
 from tests.conftest import API_KEY, OTHER_API_KEY
+from tests.store_helpers import StoreWithFiles, tracker_on
+from akool_ui.adapters.local import LocalBlobs
 
 # 13:05 UTC on a fixed day: the reset times in the sentences are exact.
 T0 = dt.datetime(2025, 3, 1, 13, 5, tzinfo=dt.timezone.utc).timestamp()
@@ -34,6 +39,7 @@ BROWSER = "browser-one-0123456789ab"
 OTHER_BROWSER = "browser-two-0123456789ab"
 ADDRESS = "203.0.113.7"
 JOB_IDS = [f"{i:024x}" for i in range(1, 200)]
+LEDGER_FILE = "limits.json"  # the ledger document, as the local adapter keeps it
 
 
 class Clock:
@@ -63,7 +69,7 @@ def _records(n: int, *, credits: int | None = None, kind: str = "generate", star
 
 def _limiter(tmp_path: Path | None = None, clock: Clock | None = None, **limits) -> SpendingLimiter:
     return SpendingLimiter(
-        Limits(**limits), path=tmp_path / LEDGER_FILE if tmp_path else None, address_key=b"k" * 32,
+        Limits(**limits), documents=LocalDocuments(tmp_path) if tmp_path else None, address_key=b"k" * 32,
         clock=clock or Clock(),
     )
 
@@ -196,7 +202,7 @@ def test_usage_survives_a_restart_and_a_broken_ledger_starts_from_zero(tmp_path,
     (tmp_path / LEDGER_FILE).write_text("{not json")
     with caplog.at_level(logging.WARNING):
         fresh = _limiter(tmp_path, clock, images_per_hour=2)
-    assert "counting from zero" in caplog.text
+    assert "document 'limits' is damaged" in caplog.text  # read as absent: counting from zero
     assert fresh.usage(visitor)["images_last_hour"] == 0
 
 
@@ -229,27 +235,67 @@ def test_no_limits_no_refusals_and_no_ledger(tmp_path):
     assert not (tmp_path / LEDGER_FILE).exists()
 
 
-# --- the client address a page handler passes down -------------------------------------------------------
+# --- whom a request is counted under -------------------------------------------------------------------
 
 
-def _request(peer: str, forwarded: str | None = None):
-    headers = {"x-forwarded-for": forwarded} if forwarded is not None else {}
-    return SimpleNamespace(client=SimpleNamespace(host=peer), headers=headers)
+def test_with_no_trusted_proxy_the_client_address_is_the_peer_whatever_the_headers_say():
+    addresses = ClientAddress(())
+    visitor, other = "93.184.216.34", "8.8.4.4"
+    assert addresses.of(None) is None
+    assert addresses.of(visitor, [other]) == visitor
+    # a caller on this machine (or behind a tunnel nobody configured) is loopback, not whoever it claims
+    assert addresses.of("127.0.0.1", [other]) == "127.0.0.1"
+    assert addresses.of("10.16.3.80", [f"{other}, {visitor}"]) == "10.16.3.80"
+    assert addresses.of("::ffff:192.168.1.20") == "192.168.1.20"
+    assert addresses.of("testclient") == "testclient"
 
 
-def test_the_client_address_is_the_peer_or_the_nearest_public_forwarded_hop():
-    from akool_ui.ui.handlers.common import client_address
+def test_behind_trusted_proxies_the_client_is_the_nearest_hop_they_did_not_write_themselves():
+    addresses = ClientAddress(PRIVATE_NETWORKS)  # as on a Space
+    visitor, forged = "93.184.216.34", "8.8.4.4"
+    # the platform's proxies append what they saw; whatever the client wrote further left is ignored
+    assert addresses.of("10.16.3.80", [f"{forged}, {visitor}, 10.0.0.5"]) == visitor
+    assert addresses.of("10.16.3.80", [forged, f"{visitor}:4431"]) == visitor  # repeated headers, a port
+    assert addresses.of("10.16.3.80", ["[2001:db8::7]:443"]) == "2001:db8::7"
+    assert addresses.of("10.16.3.80", ["192.168.1.20"]) == "10.16.3.80"  # every hop is the platform's
+    assert addresses.of("10.16.3.80", []) == "10.16.3.80"
+    assert addresses.of("10.16.3.80", ["not-an-address"]) is None  # nothing to go on: the shared key
+    assert addresses.of(visitor, [forged]) == visitor  # not from a proxy: the headers are the client's own
 
-    assert client_address(None) is None
-    visitor, other = "93.184.216.34", "8.8.4.4"  # public addresses (documentation ranges are not "global")
-    assert client_address(_request(visitor, other)) == visitor  # a public peer is the visitor
-    # a hosting proxy on a private network (Spaces): the visitor is the proxy's rightmost public entry; what the
-    # client wrote to the left of it is ignored
-    assert client_address(_request("10.16.3.80", f"{other}, {visitor}, 10.0.0.5")) == visitor
-    assert client_address(_request("10.16.3.80", "192.168.1.20")) == "192.168.1.20"
-    assert client_address(_request("192.168.1.20")) == "192.168.1.20"  # a LAN visitor
-    assert client_address(_request("127.0.0.1")) is None  # a tunnel: everyone at once, so nobody
-    assert client_address(_request("testclient")) is None
+
+def test_a_network_shares_a_larger_allowance_and_rotating_addresses_within_it_runs_into_it():
+    limiter = _limiter(images_per_hour=2, network_images_per_hour=3)
+    _spend(limiter, limiter.visitor("b1", "203.0.113.1"), 2)
+    _spend(limiter, limiter.visitor("b2", "203.0.113.2"), 1)
+    with pytest.raises(LimitReached) as info:  # a third address of the same /24
+        limiter.check(limiter.visitor("b3", "203.0.113.3"), 1)
+    assert "your network" in info.value.user_message
+    limiter.release(limiter.check(limiter.visitor("b4", "203.0.114.3"), 1))  # the next /24 is someone else
+    assert network_bucket("2001:db8:1:2::1") == network_bucket("2001:db8:1:ffff::1") == "2001:db8:1::/48"
+    assert network_bucket("testclient") is None
+
+
+def test_visitors_with_no_address_share_one_allowance_so_a_fresh_session_starts_with_nothing_new():
+    limiter = _limiter(images_per_hour=2)
+    _spend(limiter, limiter.visitor("bsession-one"), 2)
+    with pytest.raises(LimitReached):
+        limiter.check(limiter.visitor("bsession-two"), 1)
+    assert limiter.visitor("bsession-two").keys[1] == UNKNOWN_ADDRESS_KEY
+
+
+def test_the_app_wide_rate_refuses_a_burst_from_anyone_and_says_when_to_try_again():
+    clock = Clock()
+    limiter = _limiter(clock=clock, images_per_minute=8)
+    for i in range(2):
+        _spend(limiter, limiter.visitor(f"b{i}", f"198.51.{i}.9"), 4, start=4 * i)
+    with pytest.raises(LimitReached) as info:
+        limiter.check(limiter.visitor("bthird", "192.0.2.44"), 1)
+    assert info.value.user_message == (
+        "This app is making many images on its account right now (8 images a minute at most); try again in "
+        "60 seconds, or enter your own Akool API key."
+    )
+    clock.advance(61)
+    limiter.release(limiter.check(limiter.visitor("bthird", "192.0.2.44"), 4))
 
 
 # --- through the Studio, against the simulator over HTTP ---------------------------------------------------
@@ -262,7 +308,7 @@ def _studio(cache: Path, simulator, clock: Clock, **limits: float) -> Studio:
                         shared=True, limit_overrides=overrides, poll_interval=0.05)
     clients = ClientPool(simulator.base_url, AkoolClient(simulator.base_url, api_key=API_KEY),
                          make=lambda key: AkoolClient(simulator.base_url, api_key=key))
-    return Studio(settings, store=JobStore(cache), clients=clients, uploads=UploadStore(cache / "uploads"), clock=clock)
+    return assemble_studio(settings, store=StoreWithFiles(cache), clients=clients, uploads=UploadStore(LocalBlobs(cache)), clock=clock)
 
 
 def _creates(simulator) -> int:
@@ -310,7 +356,8 @@ def test_a_refused_generate_or_press_sends_nothing_to_akool(tmp_path, simulator)
 
 
 def test_a_visitor_with_their_own_key_is_limited_only_by_their_account(tmp_path, simulator):
-    studio = _studio(tmp_path, simulator, Clock(), images_per_hour=1, jobs_in_flight=1, daily_credits=1)
+    # daily credits for one 1080p job (Akool charges 3)
+    studio = _studio(tmp_path, simulator, Clock(), images_per_hour=1, jobs_in_flight=1, daily_credits=3)
     try:
         shared_owner = studio.owner_for(None, BROWSER)
         studio.submit(_request_for(), api_key=None, owner=shared_owner, client_address=ADDRESS)
@@ -372,7 +419,7 @@ def test_the_count_survives_restarting_the_app(tmp_path, simulator):
             restarted.submit(_request_for(), api_key=None, owner=restarted.owner_for(None, OTHER_BROWSER),
                              client_address=ADDRESS)
         assert _creates(simulator) == before
-        assert restarted.limiter.usage(restarted.visitor("bnobody"))["credits_today"] == 1  # Akool's deduction
+        assert restarted.limiter.usage(restarted.visitor("bnobody"))["credits_today"] == 3  # Akool's deduction (1080p)
     finally:
         restarted.close()
 
@@ -396,10 +443,10 @@ def test_each_visitor_has_an_upload_budget_and_the_folder_a_total(tmp_path, simu
         owner = studio.owner_for(None, BROWSER)
         for _ in range(2):
             studio.add_upload(source, owner=owner, client_address=ADDRESS)
-        stored = len(list(studio.uploads.root.iterdir()))
+        stored = len(studio.uploads.blobs.list("uploads/"))
         with pytest.raises(LimitReached, match="past 1 MB of source uploads in 24 hours"):
             studio.add_upload(source, owner=studio.owner_for(None, OTHER_BROWSER), client_address=ADDRESS)
-        assert len(list(studio.uploads.root.iterdir())) == stored  # refused before anything was written
+        assert len(studio.uploads.blobs.list("uploads/")) == stored  # refused before anything was written
         # a visitor with their own key takes this server's disk too: the same budget
         own = studio.owner_for(OTHER_API_KEY, None)
         studio.add_upload(source, owner=own, client_address="198.51.100.7")
@@ -408,15 +455,15 @@ def test_each_visitor_has_an_upload_budget_and_the_folder_a_total(tmp_path, simu
 
 
 def test_over_the_total_upload_budget_the_oldest_uploads_go_first(tmp_path):
-    uploads = UploadStore(tmp_path / "uploads")
+    uploads = UploadStore(LocalBlobs(tmp_path))
     made = []
     for i in range(4):
         upload = uploads._write(b"x" * 1000, "png")
         os.utime(upload.path, (1000 + i, 1000 + i))
-        made.append(upload.path)
+        made.append(upload)
     assert uploads.total_bytes() == 4000
     assert uploads.prune_over(2500, keep=[made[0]]) == 2  # the oldest is kept (just written), then oldest first
-    assert [p.exists() for p in made] == [True, False, False, True]
+    assert [u.path.exists() for u in made] == [True, False, False, True]
     assert uploads.total_bytes() <= 2500
 
 
@@ -442,3 +489,35 @@ def test_the_ledger_is_small_json(tmp_path):
     data = json.loads((tmp_path / LEDGER_FILE).read_text())
     assert data["v"] == 1 and data["day"] == "2025-03-01" and data["day_credits"] == 2
     assert set(data["spends"]) == {"bowner", limiter.visitor("bowner", ADDRESS).address}
+
+
+def test_two_processes_on_one_data_folder_count_together(tmp_path):
+    """Each limiter has its own documents object, as two app processes would: neither keeps its own count."""
+    clock = Clock()
+    first = _limiter(tmp_path, clock, images_per_hour=3, daily_credits=100)
+    second = _limiter(tmp_path, clock, images_per_hour=3, daily_credits=100)
+    visitor = first.visitor("bowner", ADDRESS)
+    _spend(first, visitor, 2, credits=4)
+    assert second.usage(visitor) == {"images_last_hour": 2, "in_flight": 0, "credits_today": 8}
+    _spend(second, visitor, 1, start=2)
+    with pytest.raises(LimitReached, match="You have made 3 images in the last hour"):
+        first.check(visitor, 1)
+    # both wrote on top of each other's count: nothing was lost
+    data = json.loads((tmp_path / LEDGER_FILE).read_text())
+    assert sum(s[1] for s in data["spends"]["bowner"]) == 3 and data["day_credits"] == 9
+
+
+def test_a_request_reserves_what_akool_charges_so_the_daily_budget_is_never_overshot(tmp_path, simulator):
+    # 7 credits a day, 1080p jobs at 3: two fit (6); a third would take the day to 9. Reserving a fixed
+    # 1 credit per job sent it (6 + 1 <= 7), and Akool's charge then passed the budget.
+    studio = _studio(tmp_path, simulator, Clock(), images_per_hour=100, jobs_in_flight=100, daily_credits=7)
+    try:
+        owner = studio.owner_for(None, BROWSER)
+        for _ in range(2):
+            studio.submit(_request_for(), api_key=None, owner=owner, client_address=ADDRESS)
+        before = _creates(simulator)
+        with pytest.raises(LimitReached, match="1 credit left"):
+            studio.submit(_request_for(), api_key=None, owner=owner, client_address=ADDRESS)
+        assert _creates(simulator) == before  # nothing sent
+    finally:
+        studio.close()

@@ -54,17 +54,19 @@ INFO_DATA = {
 # -- ImageRequest -----------------------------------------------------------------------------------
 
 
-def test_image_request_defaults_match_the_documented_defaults():
+def test_image_request_defaults_are_the_apps_and_are_always_sent():
+    # Akool's own default resolution is 4k; the app's one default (page, API, CLI: akool/fields.py) is 1080p,
+    # the quicker and cheaper one, and it is always sent, so Akool's default never applies by accident.
     req = ImageRequest(prompt="  a red fox  ")
-    assert (req.prompt, req.scale, req.resolution, req.batch_quantity, req.similar) == ("a red fox", "1:1", "4k", 1, 0.5)
+    assert (req.prompt, req.scale, req.resolution, req.batch_quantity, req.similar) == ("a red fox", "1:1", "1080p", 1, 0.5)
     assert not req.is_image_to_image
-    assert req.to_payload() == {"prompt": "a red fox", "scale": "1:1", "resolution": "4k", "batch_quantity": 1}
+    assert req.to_payload() == {"prompt": "a red fox", "scale": "1:1", "resolution": "1080p", "batch_quantity": 1}
 
 
 def test_image_to_image_payload_sends_source_images_list_similar_and_lowercase_webhookurl():
     req = ImageRequest(
         prompt="fox", negative_prompt="blur", scale="Original", resolution="1080p", batch_quantity=3,
-        source_image_url=" " + SOURCE + " ", similar=0.0, model_name="wavespeed-ai/flux-kontext-dev",
+        source_images=[" " + SOURCE + " "], similar=0.0, model_name="wavespeed-ai/flux-kontext-dev",
         webhook_url="https://hooks.example.invalid/akool",
     )
     assert req.is_image_to_image
@@ -92,15 +94,15 @@ def test_image_to_image_payload_sends_source_images_list_similar_and_lowercase_w
         ({"prompt": "x", "batch_quantity": "2.5"}, "batch size"),
         ({"prompt": "x", "batch_quantity": 2.5}, "batch size"),
         ({"prompt": "x", "batch_quantity": None}, "batch size"),
-        ({"prompt": "x", "source_image_url": SOURCE, "similar": -0.1}, "Similar"),
-        ({"prompt": "x", "source_image_url": SOURCE, "similar": 1.1}, "Similar"),
-        ({"prompt": "x", "source_image_url": SOURCE, "similar": math.nan}, "Similar"),
-        ({"prompt": "x", "source_image_url": SOURCE, "similar": "lots"}, "Similar"),
-        ({"prompt": "x", "source_image_url": "file:///etc/passwd"}, "http"),
-        ({"prompt": "x", "source_image_url": "javascript:alert(1)"}, "http"),
-        ({"prompt": "x", "source_image_url": "http://"}, "http"),
-        ({"prompt": "x", "source_image_url": "https://a.invalid/x y.png"}, "http"),
-        ({"prompt": "x", "source_image_url": "https://a.invalid/" + "x" * MAX_URL_LENGTH}, "http"),
+        ({"prompt": "x", "source_images": [SOURCE], "similar": -0.1}, "Similar"),
+        ({"prompt": "x", "source_images": [SOURCE], "similar": 1.1}, "Similar"),
+        ({"prompt": "x", "source_images": [SOURCE], "similar": math.nan}, "Similar"),
+        ({"prompt": "x", "source_images": [SOURCE], "similar": "lots"}, "Similar"),
+        ({"prompt": "x", "source_images": ["file:///etc/passwd"]}, "http"),
+        ({"prompt": "x", "source_images": ["javascript:alert(1)"]}, "http"),
+        ({"prompt": "x", "source_images": ["http://"]}, "http"),
+        ({"prompt": "x", "source_images": ["https://a.invalid/x y.png"]}, "http"),
+        ({"prompt": "x", "source_images": ["https://a.invalid/" + "x" * MAX_URL_LENGTH]}, "http"),
         ({"prompt": "x", "webhook_url": "ftp://hooks.invalid/"}, "http"),
     ],
 )
@@ -112,7 +114,7 @@ def test_invalid_image_request_raises_invalid_request_with_a_helpful_sentence(kw
 
 
 def test_image_request_round_trips_through_json():
-    req = ImageRequest(prompt="fox", source_image_url=SOURCE, scale="Original", batch_quantity=2, similar=0.25)
+    req = ImageRequest(prompt="fox", source_images=[SOURCE], scale="Original", batch_quantity=2, similar=0.25)
     data = json.loads(json.dumps(req.to_json()))
     assert ImageRequest.from_json({**data, "unknown_field": 1}) == req
 
@@ -273,8 +275,8 @@ def test_model_name_is_auto_unless_chosen_and_must_fit_the_job():
     assert ImageRequest(prompt="x", model_name="  ").model_name is None
     t2i, i2i = (m for m in MODELS)
     assert ImageRequest(prompt="x", model_name=t2i).to_payload()["model_name"] == t2i
-    assert ImageRequest(prompt="x", model_name=i2i, source_image_url=SOURCE).model_name == i2i
-    for bad in ({"model_name": i2i}, {"model_name": t2i, "source_image_url": SOURCE}, {"model_name": "gpt-image"}):
+    assert ImageRequest(prompt="x", model_name=i2i, source_images=[SOURCE]).model_name == i2i
+    for bad in ({"model_name": i2i}, {"model_name": t2i, "source_images": [SOURCE]}, {"model_name": "gpt-image"}):
         with pytest.raises(InvalidRequest) as info:
             ImageRequest(prompt="x", **bad)
         assert info.value.user_message.endswith(".")

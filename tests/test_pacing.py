@@ -7,12 +7,13 @@ import logging
 
 import pytest
 
+from akool_ui.adapters.local import LocalDocuments, MemoryDocuments
 from akool_ui.akool.models import JobStatus
 from akool_ui.akool.polling import PollPolicy
 from akool_ui.jobs import JobRecord
-from akool_ui.service.durations import AKOOL_PRIOR, ENOUGH_SAMPLES, DurationBook, scaled_prior
-from akool_ui.service.pacing import JobPlan, Pacing, poll_offsets
-from akool_ui.service.poll_budget import RECOVERY_SECONDS, PollBudgets
+from akool_ui.service.runtime.durations import AKOOL_PRIOR, ENOUGH_SAMPLES, DurationBook, scaled_prior
+from akool_ui.service.runtime.pacing import JobPlan, Pacing, poll_offsets
+from akool_ui.service.runtime.poll_budget import RECOVERY_SECONDS, PollBudgets
 
 POLICY = PollPolicy(interval=1.0, max_interval=5.0, deadline=600.0)
 KEY = "akool/generate/1080p"
@@ -138,18 +139,18 @@ def test_plans_key_jobs_by_backend_kind_and_resolution_and_place_their_origin_by
 
 def test_durations_survive_a_restart_and_a_damaged_file_falls_back_to_the_prior(tmp_path):
     path = tmp_path / "durations.json"
-    book = DurationBook(path)
+    book = DurationBook(LocalDocuments(tmp_path))
     book.record(KEY, 41.5)
     book.record(KEY, float("nan"))  # implausible values are ignored
     book.record(KEY, -3)
     book.close()
-    again = DurationBook(path)
+    again = DurationBook(LocalDocuments(tmp_path))
     assert again.learned(KEY) == [41.5]
     assert len(again.samples(KEY)) == len(AKOOL_PRIOR["generate"])  # one own sample replaced one prior point
     path.write_text("{not json")
-    assert DurationBook(path).learned(KEY) == []
+    assert DurationBook(LocalDocuments(tmp_path)).learned(KEY) == []
     path.write_text(json.dumps({"samples": {KEY: ["x", 3.0], "bad key": [1.0]}}))
-    assert DurationBook(path).learned(KEY) == [3.0]
+    assert DurationBook(LocalDocuments(tmp_path)).learned(KEY) == [3.0]
 
 
 def test_a_backend_prior_can_be_scaled_to_its_own_typical_duration():
@@ -185,3 +186,34 @@ def test_1005_halves_the_budget_and_it_recovers_without_more():
     clock.now += RECOVERY_SECONDS
     assert budgets.rate_of(client) == pytest.approx(4.0)
     assert PollBudgets(0, clock=clock).reserve(client) == 0.0  # 0: no budget
+
+
+def test_a_1005_slows_every_process_on_the_credential_and_slots_stay_per_process():
+    clock, shared = Clock(), MemoryDocuments()
+    name = {"server": "server"}.get  # what each process calls the credential
+    here = PollBudgets(4.0, clock=clock, documents=shared, shared_name=lambda c: name(c.kind))
+    there = PollBudgets(4.0, clock=clock, documents=shared, shared_name=lambda c: name(c.kind))
+    server_here, server_there, visitor = Credential(), Credential(), Credential()
+    server_here.kind = server_there.kind = "server"
+    visitor.kind = "visitor"
+    assert here.slow_down(server_here) == pytest.approx(2.0)
+    clock.now += 2  # past the one-second look
+    assert there.rate_of(server_there) == pytest.approx(2.0 + 2 / RECOVERY_SECONDS * (1 - 1 / 16) * 4.0)
+    assert there.slow_down(server_there) < 2.0  # halves what is left, for both
+    clock.now += 2
+    assert here.rate_of(server_here) == pytest.approx(there.rate_of(server_there))
+    here.slow_down(visitor)  # a credential with no shared name slows down here only
+    assert there.rate_of(visitor) == 4.0
+    # the slots are each process's own: both may start a burst
+    assert here.reserve(server_here) == 0.0 and there.reserve(server_there) == 0.0
+    clock.now += RECOVERY_SECONDS + 2
+    assert there.rate_of(server_there) == pytest.approx(4.0)
+
+
+def test_durations_learned_in_two_processes_are_both_kept(tmp_path):
+    here, there = DurationBook(LocalDocuments(tmp_path)), DurationBook(LocalDocuments(tmp_path))
+    here.record(KEY, 41.0)
+    there.record(KEY, 43.0)
+    here.save()
+    there.save()  # added to what the document holds now, not written over it
+    assert sorted(DurationBook(LocalDocuments(tmp_path)).learned(KEY)) == [41.0, 43.0]

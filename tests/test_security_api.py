@@ -48,7 +48,7 @@ def _creates(app) -> int:
     ({"wait": "false"}, "'wait' must be true or false."),
     ({"session": 12345}, "'session' must be text."),
     ({"api_key": {"k": "x"}}, "'api_key' must be text."),
-    ({"source_url": 7}, "'source_url' must be text."),
+    ({"source_url": 7}, "'source_url' must be text (a URL) or a list of URLs."),
 ])
 def test_generate_refuses_bad_raw_values_with_one_sentence(app, client, caplog, kwargs, sentence):
     before = _creates(app)

@@ -41,8 +41,8 @@ def made(app):
     assert job["state"] == "succeeded", job
     record = app.studio.store.get(job["id"])
     entry = record.images[0]
-    original = app.studio.store.local_path(entry.original)
-    preview = app.studio.store.local_path(entry.preview)
+    original = app.studio.image_path(entry.original)
+    preview = app.studio.image_path(entry.preview)
     assert original.is_file() and preview.is_file()
     return result, original, preview
 
@@ -90,7 +90,7 @@ def test_no_spelling_of_a_stored_file_is_served(app, made):
     _, original, preview = made
     cache = Path(app.studio.store.cache_dir)
     index = Path(app.studio.store.index_dir)
-    targets = [original, preview, index / "cache.db", cache / "owner.key", cache / "demo" / "account.json"]
+    targets = [original, preview, index / "cache.db", cache / "owner-key.json", cache / "demo" / "account.json"]
     for target in targets:
         assert target.exists(), target
         for path in _spellings(target):
@@ -158,7 +158,7 @@ def test_deleting_a_job_revokes_its_links(app):
     shown = handlers.results.delete(view, "", result["session"])
     assert shown[page.results.view]["jobs"] == [] and shown[page.results.gallery] == []
     assert handlers.access.records([job["id"]], owner) == []  # out of the history at once (undo possible)
-    handlers.access.trash.flush()  # the undo period ends
+    app.studio.trash.flush()  # the undo period ends
     assert app.studio.get(job["id"], owner) is None
     for link in links:
         assert not link.exists()

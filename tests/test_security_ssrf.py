@@ -216,7 +216,7 @@ def test_demo_refuses_internal_source_urls_before_sending(demo_studio, internal,
     owner = demo_studio.studio.owner_for(None, "b" * 32)
     before = _creates(demo_studio)
     with pytest.raises(InvalidRequest) as info:
-        demo_studio.studio.submit(ImageRequest(prompt="steal", source_image_url=url), api_key=None, owner=owner)
+        demo_studio.studio.submit(ImageRequest(prompt="steal", source_images=[url]), api_key=None, owner=owner)
     assert info.value.user_message.endswith(".") and "URL" in info.value.user_message
     assert _creates(demo_studio) == before
 
@@ -225,7 +225,7 @@ def test_demo_simulator_itself_will_not_fetch_internal_urls(demo_studio, interna
     """Defence in depth: even a request that skips the Studio's check gets no internal image back."""
     client = demo_studio.studio.clients.server
     before = len(_Handler.seen)
-    (job,) = client.create_images(ImageRequest(prompt="x", source_image_url=f"{internal}/secret.png"))
+    (job,) = client.create_images(ImageRequest(prompt="x", source_images=[f"{internal}/secret.png"]))
     with pytest.raises(JobFailed):
         client.wait_for(job.id, interval=0.1, timeout=30)
     assert _Handler.seen[before:] == []
@@ -245,7 +245,7 @@ def test_demo_still_fetches_its_own_upload_links(tmp_path):
         assert studio.uploads.is_own_url(url)
         assert not studio.uploads.is_own_url(url + "/../../healthz") and not studio.uploads.is_own_url(url + "?x")
         owner = studio.owner_for(None, "c" * 32)
-        (record,) = studio.submit(ImageRequest(prompt="from my upload", source_image_url=url), api_key=None, owner=owner)
+        (record,) = studio.submit(ImageRequest(prompt="from my upload", source_images=[url]), api_key=None, owner=owner)
         subscription = studio.subscribe([record.id])
         deadline = time.monotonic() + 30
         while not subscription.done and time.monotonic() < deadline:
@@ -267,7 +267,7 @@ def test_akool_mode_refuses_internal_urls_before_sending(simulator, tmp_path, in
         before = simulator.sim.stats()["creates"]
         for url in (f"{internal}/secret.png", "http://169.254.169.254/", "http://[::1]/a.png"):
             with pytest.raises(InvalidRequest, match="refused source url"):
-                studio.submit(ImageRequest(prompt="x", source_image_url=url), api_key=None, owner=owner)
+                studio.submit(ImageRequest(prompt="x", source_images=[url]), api_key=None, owner=owner)
         assert simulator.sim.stats()["creates"] == before
     finally:
         built.close()

@@ -13,8 +13,8 @@ import pytest
 from gradio.data_classes import ImageData
 from PIL import Image
 
-from akool_ui.service import images
-from akool_ui.service.images import ImageValidationError, check_upload_header
+from akool_ui.service.results import images
+from akool_ui.service.results.images import ImageValidationError, check_upload_header
 from akool_ui.ui.source_image import SourceImage
 
 

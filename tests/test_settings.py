@@ -123,3 +123,26 @@ def test_good_urls_parse_and_lose_trailing_slashes():
 
 def test_a_bad_space_host_is_named():
     assert refused({"SPACE_HOST": "bad host"}).startswith("SPACE_HOST ")
+
+
+def test_trusted_proxies_are_none_by_default_the_platforms_on_spaces_and_parsed_as_networks():
+    from akool_ui.cli.serve import share_settings
+    from akool_ui.settings import LOOPBACK_NETWORKS, PRIVATE_NETWORKS
+
+    assert Settings.from_env({}).proxy_networks == ()
+    assert Settings.from_env({"SPACE_ID": "me/studio"}).proxy_networks == PRIVATE_NETWORKS
+    assert Settings.from_env({"SPACE_ID": "me/studio", "AKOOL_TRUSTED_PROXIES": "none"}).proxy_networks == ()
+    parsed = Settings.from_env({"AKOOL_TRUSTED_PROXIES": " 127.0.0.1, 10.1.2.3/8 ,fd00::/8"}).proxy_networks
+    assert parsed == ("127.0.0.1/32", "10.0.0.0/8", "fd00::/8")
+    with pytest.raises(ValueError, match="AKOOL_TRUSTED_PROXIES must be addresses or networks.*'nginx'"):
+        Settings.from_env({"AKOOL_TRUSTED_PROXIES": "127.0.0.1,nginx"})
+    # a --share link trusts its tunnel on this machine, unless told otherwise
+    assert share_settings(Settings.from_env({})).proxy_networks == LOOPBACK_NETWORKS
+    assert share_settings(Settings.from_env({"AKOOL_TRUSTED_PROXIES": "none"})).proxy_networks == ()
+
+
+def test_the_shared_defaults_include_the_network_and_app_wide_rates():
+    limits = Settings.from_env({"AKOOL_SHARED": "1", "AKOOL_LIMIT_IMAGES_PER_MINUTE": "0"}).limits
+    assert (limits.network_images_per_hour, limits.network_jobs_in_flight) == (96, 16)
+    assert limits.images_per_minute is None  # 0 turns it off
+    assert Settings.from_env({"AKOOL_SHARED": "1"}).limits.images_per_minute == 20

@@ -191,7 +191,7 @@ def test_faults_are_counted_in_stats_like_any_request(simulator, api):
 
 # RemoteSimulator's methods that are not fault switches: the clock, counters, options and inspection.
 REMOTE_CONTROL_METHODS = {"now", "advance", "active_faults", "reset_faults", "stats", "reset_stats", "options",
-                          "set_options", "add_account", "job", "close"}
+                          "set_options", "add_account", "set_credit", "job", "close"}
 SAMPLE_ARGUMENTS = {"delay": {"seconds": 0.0}}  # a switch with a required argument
 
 

@@ -16,7 +16,7 @@ from PIL import Image
 
 from akool_ui.akool.errors import InvalidRequest
 from akool_ui.akool.models import ImageRequest, Job, JobStatus
-from akool_ui.service.images import ImageValidationError
+from akool_ui.service.results.images import ImageValidationError
 from akool_ui.jobs import (
     MAX_DOWNLOAD_ATTEMPTS,
     SCHEMA_VERSION,
@@ -29,8 +29,10 @@ from akool_ui.jobs import (
     lifecycle,
     paginate,
 )
-from akool_ui.service.store import JobStore, OwnerMismatch, RecordNotFound
+from akool_ui.adapters.local.store import JobStore, OwnerMismatch, RecordNotFound
 from akool_ui.settings import Settings
+from akool_ui.service.results.storing import SizeLimits
+from tests.store_helpers import StoreWithFiles, tracker_on
 
 ALICE = "owner-alice-hmac-0001"
 BOB = "owner-bob-hmac-0002"
@@ -63,13 +65,13 @@ def make(store: JobStore, n: int, owner: str = ALICE, *, prompt: str = "a red fo
 
 @pytest.fixture()
 def store(tmp_path):
-    with JobStore(tmp_path / "cache") as s:
+    with StoreWithFiles(tmp_path / "cache") as s:
         yield s
 
 
 def full_record() -> JobRecord:
     request = ImageRequest(prompt="A lighthouse at dusk", negative_prompt="people", scale="16:9", batch_quantity=2,
-                           source_image_url="https://example.com/src.png", similar=0.7)
+                           source_images=["https://example.com/src.png"], similar=0.7)
     record = JobRecord.create(jid(1), ALICE, request=request, batch_id="b-1", batch_index=1, now=100.0)
     record.set_state(RecordState.PROCESSING, at=110.0)
     record.set_state(RecordState.DOWNLOADING, at=130.0)
@@ -96,8 +98,8 @@ def test_record_round_trips_through_json_and_the_store(store):
     assert JobRecord.from_json(record.dumps()) == record
     assert record.to_json()["v"] == SCHEMA_VERSION == 1
     assert record.request == {
-        "prompt": "A lighthouse at dusk", "negative_prompt": "people", "scale": "16:9", "resolution": "4k",
-        "batch_quantity": 2, "source_image_url": "https://example.com/src.png", "similar": 0.7,
+        "prompt": "A lighthouse at dusk", "negative_prompt": "people", "scale": "16:9", "resolution": "1080p",
+        "batch_quantity": 2, "source_images": ["https://example.com/src.png"], "similar": 0.7,
     }
 
     store.put(record)
@@ -459,7 +461,7 @@ def test_enforce_limit_evicts_oldest_originals_keeps_records_previews_and_in_fli
 
 def test_storing_past_the_limit_evicts_automatically_but_never_the_job_being_stored(tmp_path):
     data = noise_png()
-    store = JobStore(tmp_path / "c", limit_bytes=int(1.5 * len(data)))
+    store = StoreWithFiles(tmp_path / "c", limit_bytes=int(1.5 * len(data)))
     finished_job_with_image(store, 1, finished=100.0, data=data)
     finished_job_with_image(store, 2, finished=200.0, data=data)  # storing this pushes job 1 out
 
@@ -477,14 +479,14 @@ def test_storing_past_the_limit_evicts_automatically_but_never_the_job_being_sto
 
 
 def test_running_total_is_recomputed_when_missing_or_foreign(tmp_path):
-    store = JobStore(tmp_path / "c")
+    store = StoreWithFiles(tmp_path / "c")
     make(store, 1, state=RecordState.DOWNLOADING)
     store.store_original(jid(1), 0, png())
     expected = store.original_bytes()
     store.close()
     with diskcache.Cache(str(tmp_path / "c")) as plain:
         plain.set("meta:original-bytes", "lots")
-    with JobStore(tmp_path / "c") as store:
+    with StoreWithFiles(tmp_path / "c") as store:
         assert store.original_bytes() == expected
         make(store, 2, state=RecordState.DOWNLOADING)
         store.store_original(jid(2), 0, png())
@@ -507,7 +509,7 @@ class Exploit:
 def test_corrupt_foreign_and_pickled_records_are_skipped_with_a_warning(tmp_path, caplog):
     path = tmp_path / "c"
     marker = tmp_path / "pwned"
-    with JobStore(path) as store:
+    with StoreWithFiles(path) as store:
         for n in range(1, 7):
             make(store, n)
     with diskcache.Cache(str(path)) as plain:  # someone else's program writes into our cache
@@ -523,8 +525,8 @@ def test_corrupt_foreign_and_pickled_records_are_skipped_with_a_warning(tmp_path
     (path / "images" / "zz").mkdir(parents=True)
     (path / "images" / "zz" / "notes.txt").write_text("hello")
 
-    caplog.set_level(logging.WARNING, logger="akool_ui.service.store")
-    with JobStore(path) as store:
+    caplog.set_level(logging.WARNING, logger="akool_ui.adapters.local.store")
+    with StoreWithFiles(path) as store:
         assert [r.id for r in store.list_jobs(ALICE)] == [jid(1)]
         assert store.in_flight() == [store.get(jid(1))]
         for n in (2, 3, 4, 5, 6, 7, 8):
@@ -547,9 +549,9 @@ def test_a_garbage_database_file_is_moved_aside(tmp_path, caplog):
     path = tmp_path / "c"
     path.mkdir(mode=0o700)
     (path / "cache.db").write_bytes(b"this is not sqlite" * 100)
-    caplog.set_level(logging.WARNING, logger="akool_ui.service.store")
+    caplog.set_level(logging.WARNING, logger="akool_ui.adapters.local.store")
 
-    with JobStore(path) as store:
+    with StoreWithFiles(path) as store:
         make(store, 1)
         assert store.get(jid(1)) is not None
 
@@ -561,7 +563,7 @@ def test_a_garbage_database_file_is_moved_aside(tmp_path, caplog):
 
 
 def test_cache_dir_is_created_private(tmp_path):
-    with JobStore(tmp_path / "deep" / "cache"):
+    with StoreWithFiles(tmp_path / "deep" / "cache"):
         pass
     assert stat.S_IMODE((tmp_path / "deep" / "cache").stat().st_mode) == 0o700
 
@@ -570,8 +572,8 @@ def test_a_world_readable_cache_dir_is_tightened_with_a_warning(tmp_path, caplog
     path = tmp_path / "open"
     path.mkdir()
     path.chmod(0o755)
-    caplog.set_level(logging.WARNING, logger="akool_ui.service.store")
-    with JobStore(path):
+    caplog.set_level(logging.WARNING, logger="akool_ui.adapters.local.store")
+    with StoreWithFiles(path):
         pass
     assert stat.S_IMODE(path.stat().st_mode) == 0o700
     assert "755" in caplog.text
@@ -580,7 +582,8 @@ def test_a_world_readable_cache_dir_is_tightened_with_a_warning(tmp_path, caplog
 def test_from_settings_uses_the_cache_dir_and_limit(tmp_path):
     settings = Settings(cache_dir=tmp_path / "s", cache_limit_gb=0.5)
     with JobStore.from_settings(settings) as store:
-        assert store.cache_dir == (tmp_path / "s").absolute() and store.limit_bytes == 2**29
+        assert store.cache_dir == (tmp_path / "s").absolute()
+    assert SizeLimits.from_settings(settings).limit_bytes == 2**29
 
 
 def test_in_flight_finds_unfinished_and_undownloaded_records(store):
@@ -643,7 +646,7 @@ def test_update_changes_atomically_and_rolls_back_on_error(store):
 
 def test_put_and_update_stamp_updated_at_from_the_clock(tmp_path):
     ticks = iter([500.0, 600.0])
-    with JobStore(tmp_path / "c", clock=lambda: next(ticks)) as store:
+    with StoreWithFiles(tmp_path / "c", clock=lambda: next(ticks)) as store:
         assert store.put(JobRecord.create(jid(1), ALICE, now=1.0)).updated_at == 500.0
         assert store.update(jid(1), lambda r: None).updated_at == 600.0
 
@@ -709,7 +712,7 @@ def test_large_records_spill_to_a_text_file_and_still_read_back(store):
 
 
 def test_the_json_only_disk_refuses_anything_but_text(tmp_path):
-    from akool_ui.service.store import UnsafeCacheValue, _JsonOnlyDisk
+    from akool_ui.adapters.local.store import UnsafeCacheValue, _JsonOnlyDisk
 
     disk = _JsonOnlyDisk(str(tmp_path), unexpected_setting=1)
     with pytest.raises(TypeError):
@@ -739,3 +742,40 @@ def test_a_state_from_a_newer_version_reads_as_stopped_not_as_a_vanished_job(cap
     assert again.state is RecordState.STOPPED and again.is_resumable
     assert again.status_history[-1][0] == "paused_by_akool"
     assert "unknown to this version" in caplog.text
+
+
+def test_a_page_read_while_an_intent_is_swapped_for_its_job_still_lists_every_request(store, monkeypatch):
+    """The index query and the record reads are not one snapshot: an intent replaced by the job Akool made
+    (newer in the order, so already passed by this read) between the two was dropped from the page. Seen
+    as /history listing 44 of 45 waiting requests."""
+    for n in range(1, 4):
+        make(store, n)
+    intent = store.put(JobRecord.intent(ALICE, request={"prompt": "in the making"}, now=999.0))
+    job = JobRecord.create(jid(50), ALICE, request={"prompt": "in the making"}, now=1500.0)
+    records = store._records
+    load, swapped = records.load, []
+
+    def load_and_swap_once(job_id):
+        if job_id == intent.id and not swapped:
+            swapped.append(job_id)
+            store.replace(intent.id, [job])  # another thread's answer from Akool lands right now
+        return load(job_id)
+
+    monkeypatch.setattr(records, "load", load_and_swap_once)
+    listed = [r.id for r in store.list_jobs(ALICE, limit=100).items]
+    assert listed == [job.id, jid(3), jid(2), jid(1)]
+
+
+def test_an_unreadable_row_is_skipped_without_rereading_the_page_forever(store, monkeypatch):
+    for n in range(1, 4):
+        make(store, n)
+    records = store._records
+    load, calls = records.load, []
+
+    def unreadable_second(job_id):
+        calls.append(job_id)
+        return None if job_id == jid(2) else load(job_id)  # a damaged file: its index row is still there
+
+    monkeypatch.setattr(records, "load", unreadable_second)
+    assert [r.id for r in store.list_jobs(ALICE).items] == [jid(3), jid(1)]
+    assert len(calls) == 3  # one read, no rereads

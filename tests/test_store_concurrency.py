@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from akool_ui.jobs import JobRecord, RecordState
-from akool_ui.service.store import JobStore
+from akool_ui.adapters.local.store import JobStore
+from tests.store_helpers import StoreWithFiles, tracker_on
 
 OWNER = "owner-concurrency"
 UPDATES = 150
@@ -21,7 +22,7 @@ def jid(n: int) -> str:
 
 def _hammer(cache_dir: str, tag: str, start, updates: int) -> None:
     """Run in a separate (spawned) process: many read-modify-writes of the same record."""
-    store = JobStore(Path(cache_dir))
+    store = StoreWithFiles(Path(cache_dir))
     start.wait(60)  # a barrier: both processes are up (imports done, store open) before either starts
     for i in range(updates):
 
@@ -37,7 +38,7 @@ def _hammer(cache_dir: str, tag: str, start, updates: int) -> None:
 
 
 def _hold_lock(cache_dir: str, acquired, release) -> None:
-    store = JobStore(Path(cache_dir))
+    store = StoreWithFiles(Path(cache_dir))
     lock = store.download_lock(jid(7))
     assert lock.acquire(timeout=30)
     acquired.set()
@@ -49,7 +50,7 @@ def _hold_lock(cache_dir: str, acquired, release) -> None:
 @pytest.mark.slow
 def test_two_processes_updating_one_record_lose_nothing(tmp_path):
     cache_dir = tmp_path / "shared"
-    with JobStore(cache_dir) as store:
+    with StoreWithFiles(cache_dir) as store:
         store.put(JobRecord.create(jid(1), OWNER, request={"prompt": "shared"}))
 
     ctx = multiprocessing.get_context("spawn")  # fresh interpreters, like two app processes
@@ -61,7 +62,7 @@ def test_two_processes_updating_one_record_lose_nothing(tmp_path):
         worker.join(120)
     assert [w.exitcode for w in workers] == [0, 0]
 
-    with JobStore(cache_dir) as store:
+    with StoreWithFiles(cache_dir) as store:
         record = store.get(jid(1))
         assert record.credits == 2 * UPDATES
         assert sorted(record.used_buttons) == sorted(f"{t}{i}" for t in "ab" for i in range(UPDATES))
@@ -73,7 +74,7 @@ def test_two_processes_updating_one_record_lose_nothing(tmp_path):
 
 
 def test_threads_updating_one_record_lose_nothing(tmp_path):
-    with JobStore(tmp_path / "c") as store:
+    with StoreWithFiles(tmp_path / "c") as store:
         store.put(JobRecord.create(jid(1), OWNER))
 
         def work() -> None:
@@ -91,14 +92,14 @@ def test_threads_updating_one_record_lose_nothing(tmp_path):
 @pytest.mark.slow
 def test_download_lock_excludes_another_process(tmp_path):
     cache_dir = tmp_path / "shared"
-    JobStore(cache_dir).close()
+    StoreWithFiles(cache_dir).close()
     ctx = multiprocessing.get_context("spawn")
     acquired, release = ctx.Event(), ctx.Event()
     holder = ctx.Process(target=_hold_lock, args=(str(cache_dir), acquired, release))
     holder.start()
     try:
         assert acquired.wait(60)
-        with JobStore(cache_dir) as store:
+        with StoreWithFiles(cache_dir) as store:
             lock = store.download_lock(jid(7))
             assert lock.locked and not lock.acquire(blocking=False)
             release.set()
@@ -111,7 +112,7 @@ def test_download_lock_excludes_another_process(tmp_path):
 
 
 def test_in_flight_sees_records_written_by_another_store_instance(tmp_path):
-    with JobStore(tmp_path / "c") as first, JobStore(tmp_path / "c") as second:
+    with StoreWithFiles(tmp_path / "c") as first, StoreWithFiles(tmp_path / "c") as second:
         first.put(JobRecord.create(jid(1), OWNER, state=RecordState.PROCESSING))
         assert [r.id for r in second.in_flight()] == [jid(1)]
         second.update(jid(1), lambda r: r.set_state(RecordState.FAILED))

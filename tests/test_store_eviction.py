@@ -11,10 +11,12 @@ import logging
 import pytest
 
 from akool_ui.jobs import ImageState, RecordState, lifecycle
-from akool_ui.service.store import DEFAULT_MIN_AGE_SECONDS, JobStore
+from akool_ui.adapters.local.store import JobStore
+from akool_ui.service.results.storing import DEFAULT_MIN_AGE_SECONDS, SizeLimits
 from akool_ui.settings import Settings
 from tests.client_helpers import FakeTime
 from tests.test_store import ALICE, BOB, jid, make, noise_png
+from tests.store_helpers import StoreWithFiles, tracker_on
 
 CAROL = "owner-carol-hmac-0003"
 DATA = noise_png()
@@ -31,7 +33,7 @@ def time_():
 def open_store(tmp_path, time_: FakeTime, *, limit: float = 100, owner_limit: float | None = None,
                min_age: float = HOUR) -> JobStore:
     """A store whose limits are counted in images."""
-    return JobStore(tmp_path / "cache", limit_bytes=int(limit * UNIT),
+    return StoreWithFiles(tmp_path / "cache", limit_bytes=int(limit * UNIT),
                     owner_limit_bytes=None if owner_limit is None else int(owner_limit * UNIT),
                     min_age_seconds=min_age, clock=time_.clock)
 
@@ -54,7 +56,7 @@ def stored(store: JobStore, *ns: int) -> set[int]:
 
 
 def test_a_strangers_burst_of_young_jobs_never_evicts_another_owners_originals(tmp_path, time_, caplog):
-    caplog.set_level(logging.INFO, logger="akool_ui.service.store")
+    caplog.set_level(logging.INFO, logger="akool_ui.service.results")
     store = open_store(tmp_path, time_, limit=4)
     finished(store, 1, ALICE, done_at=NOW - 10 * HOUR)  # the oldest in the store: first to go, before
     finished(store, 2, ALICE, done_at=NOW - 9 * HOUR)
@@ -211,12 +213,11 @@ def test_from_settings_passes_the_owner_quota_and_min_age(tmp_path):
     shared = Settings(cache_dir=tmp_path / "b", cache_limit_gb=1.0, public_url="https://studio.example.org")
     explicit = Settings(cache_dir=tmp_path / "c", cache_limit_gb=1.0, public_url="https://studio.example.org",
                         cache_owner_limit_gb=0.5, cache_min_age_hours=0.25)
-    with JobStore.from_settings(local) as store:
-        assert (store.owner_quota_bytes, store.min_age_seconds) == (2**30, DEFAULT_MIN_AGE_SECONDS)
-    with JobStore.from_settings(shared) as store:
-        assert store.owner_quota_bytes == 2**28, "a shared app: one owner gets a quarter"
-    with JobStore.from_settings(explicit) as store:
-        assert (store.owner_quota_bytes, store.min_age_seconds) == (2**29, 900.0)
+    limits = SizeLimits.from_settings(local)
+    assert (limits.owner_quota_bytes, limits.min_age_seconds) == (2**30, DEFAULT_MIN_AGE_SECONDS)
+    assert SizeLimits.from_settings(shared).owner_quota_bytes == 2**28, "a shared app: one owner gets a quarter"
+    limits = SizeLimits.from_settings(explicit)
+    assert (limits.owner_quota_bytes, limits.min_age_seconds) == (2**29, 900.0)
 
 
 def test_the_new_variables_are_read_from_the_environment():

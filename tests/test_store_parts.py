@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-import akool_ui.service.store as store_package
-from akool_ui.service.store.eviction import heaviest_over_fair_share
-from akool_ui.service.store.index import decode_cursor, encode_cursor
+import akool_ui.adapters.local.store as store_package
+from akool_ui.service.results.eviction import heaviest_over_fair_share
+from akool_ui.adapters.local.store.index import decode_cursor, encode_cursor
 
 
 def test_the_heaviest_owner_above_fair_share_pays_first():

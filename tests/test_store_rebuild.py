@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from akool_ui.jobs import ImageState, JobRecord, RecordState
-from akool_ui.service.store import JobStore
-from akool_ui.service.store.location import filesystem_type, index_dir_for, needs_local_index
-from akool_ui.service.store.recordfiles import FILES_COMPLETE_KEY
+from akool_ui.adapters.local.store import JobStore
+from akool_ui.adapters.local.store.location import filesystem_type, index_dir_for, needs_local_index
+from akool_ui.adapters.local.store.recordfiles import FILES_COMPLETE_KEY
 from tests.test_store import ALICE, BOB, jid, make, noise_png, png
+from tests.store_helpers import StoreWithFiles, tracker_on
 
 
 @pytest.fixture()
@@ -28,7 +29,7 @@ def dirs(tmp_path):
 
 def open_store(dirs, **kw) -> JobStore:
     data, index = dirs
-    return JobStore(data, index_dir=index, min_age_seconds=0, **kw)
+    return StoreWithFiles(data, index_dir=index, min_age_seconds=0, **kw)
 
 
 def wipe_index(dirs) -> None:
@@ -81,7 +82,7 @@ def test_a_wiped_index_is_rebuilt_from_the_data_folder_and_loses_nothing(dirs, c
         before = snapshot(store)
         assert before["bytes"] > 0 and before["in_flight"] == [jid(3)] and before["children"] == [jid(2)]
     wipe_index(dirs)
-    caplog.set_level(logging.INFO, logger="akool_ui.service.store")
+    caplog.set_level(logging.INFO, logger="akool_ui.adapters.local.store")
 
     with open_store(dirs) as store:
         after = snapshot(store)
@@ -125,12 +126,12 @@ def test_a_write_that_changes_nothing_leaves_the_file_alone(dirs):
 
 
 def test_a_corrupt_database_moved_aside_is_refilled_from_the_files(tmp_path):
-    with JobStore(tmp_path / "c") as store:  # index beside the data, as on a laptop
+    with StoreWithFiles(tmp_path / "c") as store:  # index beside the data, as on a laptop
         make(store, 1)
     (tmp_path / "c" / "cache.db").write_bytes(b"this is not sqlite" * 100)
     for suffix in ("-wal", "-shm"):
         (tmp_path / "c" / f"cache.db{suffix}").unlink(missing_ok=True)
-    with JobStore(tmp_path / "c") as store:
+    with StoreWithFiles(tmp_path / "c") as store:
         assert [r.id for r in store.list_jobs(ALICE)] == [jid(1)]
 
 
@@ -146,7 +147,7 @@ def test_unreadable_foreign_and_misplaced_files_are_skipped_with_a_warning(dirs,
     (root / "00" / "notes.json").write_text("{}")
     (root / "00" / f"{jid(8)}.json").symlink_to(root / "00" / f"{jid(1)}.json")
     wipe_index(dirs)
-    caplog.set_level(logging.WARNING, logger="akool_ui.service.store")
+    caplog.set_level(logging.WARNING, logger="akool_ui.adapters.local.store")
 
     with open_store(dirs) as store:
         assert [r.id for r in store.list_jobs(ALICE)] == [jid(1)]
@@ -234,7 +235,7 @@ def test_network_and_fuse_mounts_need_a_local_index(tmp_path):
 
 
 def test_a_failed_record_file_write_keeps_the_job_and_is_retried(dirs, monkeypatch, caplog):
-    from akool_ui.service.store import recordfiles
+    from akool_ui.adapters.local.store import recordfiles
 
     real = recordfiles.write_atomic
     failing = {"on": True}
@@ -245,7 +246,7 @@ def test_a_failed_record_file_write_keeps_the_job_and_is_retried(dirs, monkeypat
         return real(path, data, **kw)
 
     monkeypatch.setattr(recordfiles, "write_atomic", flaky)
-    caplog.set_level(logging.WARNING, logger="akool_ui.service.store")
+    caplog.set_level(logging.WARNING, logger="akool_ui.adapters.local.store")
     with open_store(dirs) as store:
         make(store, 1)  # Akool accepted this job: the store must not refuse it over the data folder
         assert store.get(jid(1)) is not None and not record_file(store, jid(1)).exists()

@@ -17,10 +17,11 @@ from akool_ui.akool.models import ImageRequest
 from akool_ui.akool.transport import RetryPolicy
 from akool_ui.akool.webhook import parse_webhook
 from akool_ui.jobs import ImageState, RecordState
-from akool_ui.service.store import JobStore
-from akool_ui.service.tracker import JobTracker
+from akool_ui.adapters.local.store import JobStore
+from akool_ui.service.runtime.tracker import JobTracker
 
 from tests.conftest import API_KEY, CLIENT_ID, CLIENT_SECRET
+from tests.store_helpers import StoreWithFiles, tracker_on
 
 OWNER = "b-owner-one"
 FAST = RetryPolicy(backoff=0.01, max_backoff=0.05)
@@ -34,7 +35,7 @@ def client(simulator):
 
 @pytest.fixture()
 def store(tmp_path):
-    with JobStore(tmp_path / "cache") as s:
+    with StoreWithFiles(tmp_path / "cache") as s:
         yield s
 
 
@@ -46,7 +47,7 @@ def make_tracker(store, client):
         kwargs.setdefault("poll_interval", 0.1)
         kwargs.setdefault("max_poll_interval", 0.5)
         kwargs.setdefault("client_for", lambda record: client)
-        tracker = JobTracker(store, **kwargs)
+        tracker = tracker_on(store, **kwargs)
         made.append(tracker)
         return tracker
 
@@ -267,7 +268,7 @@ def test_expired_urls_give_a_clear_expired_state(store):
 
     with SimulatorServer(api_key=API_KEY, speed=20.0) as private:  # moving its clock must not touch others
         client = AkoolClient(private.base_url, api_key=API_KEY, retry=FAST)
-        tracker = JobTracker(store, poll_interval=0.1, max_poll_interval=0.5)
+        tracker = tracker_on(store, poll_interval=0.1, max_poll_interval=0.5)
         try:
             (record,) = tracker.submit(ImageRequest("too late", resolution="1080p"), client=client, owner=OWNER)
             private.sim.advance(8 * 24 * 3600)  # done long ago, and Akool's copies are gone
@@ -367,3 +368,46 @@ def test_stop_ends_the_polling_keeps_the_job_and_check_again_resumes_it(make_tra
     while simulator.sim.stats()["info"] == polls:  # polled again
         assert time.monotonic() < deadline, "check again did not resume polling"
         time.sleep(0.05)
+
+
+def test_closing_while_files_are_still_queued_lets_every_download_thread_end(make_tracker, client, simulator, store):
+    # One download turn and two fetch workers: of a job's four files two are fetched (held 2 s each by the
+    # simulator) and two wait in the queue when the tracker closes. The queued two are cancelled; the turn
+    # must see that and end, or the process could never exit (the interpreter joins pool threads).
+    simulator.sim.delay(2.0, times=None, kinds=("file",))
+    tracker = make_tracker(download_workers=1)
+    (record,) = tracker.submit(ImageRequest("held files", resolution="1080p"), client=client, owner=OWNER)
+    deadline = time.monotonic() + 20
+    while store.records.get(record.id).state is not RecordState.DOWNLOADING:
+        assert time.monotonic() < deadline, "the job never started downloading"
+        time.sleep(0.05)
+    time.sleep(0.3)  # the turn is waiting on its fetches
+    tracker.close()
+    for thread in [t for t in threading.enumerate() if t.name.startswith("akool-download")]:
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "a download turn still waits on fetches cancelled by close()"
+    latest = store.records.get(record.id)
+    assert any(entry.needs_download for entry in latest.images)  # left for the next start, not lost
+
+
+def test_an_orphan_is_adopted_at_its_next_planned_look_not_polled_at_once(make_tracker, client, simulator):
+    # The first poller stops (its lease released, as a dead replica's lapses); another takes the job on.
+    # With learned durations of ~40 s, a job seconds old is next looked at later on: adopting it must not
+    # add a poll of its own (the bench's polls_per_job rose by a poll per adopted job).
+    from akool_ui.akool.polling import PollPolicy
+    from akool_ui.service.runtime.durations import DurationBook
+    from akool_ui.service.runtime.pacing import Pacing
+
+    simulator.sim.stuck_next(times=1)
+    first = make_tracker()
+    (record,) = first.submit(ImageRequest("orphan", resolution="1080p"), client=client, owner=OWNER)
+    first.close()
+    book = DurationBook(None)
+    for _ in range(20):
+        book.record("akool/generate/1080p", 40.0)
+    policy = PollPolicy(interval=1.0, max_interval=5.0, deadline=600.0)
+    second = make_tracker(pacing=Pacing(book, policy, backend_of=lambda c: "akool"), policy=policy)
+    assert second.adopt_orphans() == 1
+    assert second.adopt_orphans() == 0  # tracked now: never taken on twice
+    due = second.scheduler._tracked[record.id].due
+    assert due - time.monotonic() > 2.0, "the adopted job was polled at once instead of at its planned look"

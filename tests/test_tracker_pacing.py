@@ -13,15 +13,16 @@ from akool_ui.akool.polling import PollPolicy
 from akool_ui.akool.transport import RetryPolicy
 from akool_ui.akool.webhook import WebhookEvent
 from akool_ui.jobs import RecordState
-from akool_ui.service.callbacks import NO_PUBLIC_URL, NO_SECRET, VISITOR_KEY, Callbacks
-from akool_ui.service.durations import DurationBook, scaled_prior
-from akool_ui.service.pacing import Pacing
-from akool_ui.service.store import JobStore
-from akool_ui.service.tracker import JobTracker
+from akool_ui.service.runtime.callbacks import NO_PUBLIC_URL, NO_SECRET, VISITOR_KEY, Callbacks
+from akool_ui.service.runtime.durations import DurationBook, scaled_prior
+from akool_ui.service.runtime.pacing import Pacing
+from akool_ui.adapters.local.store import JobStore
+from akool_ui.service.runtime.tracker import JobTracker
 from akool_ui.settings import Settings
 from tests.conftest import API_KEY
 from tests.test_simulator_support import private_server
 from tests.test_tracker import wait_final
+from tests.store_helpers import StoreWithFiles, tracker_on
 
 OWNER = "b-owner-pacing"
 FAST = RetryPolicy(backoff=0.01, max_backoff=0.05)
@@ -33,12 +34,12 @@ def paced_tracker(store: JobStore, client: AkoolClient, *, webhook: bool = False
     policy = PollPolicy(interval=interval, max_interval=max(0.5, interval), deadline=600.0)
     book = DurationBook(None, {"akool": prior} if prior else None)
     pacing = Pacing(book, policy, expects_webhook=lambda c: webhook)
-    return JobTracker(store, policy=policy, pacing=pacing, poll_budget=budget, client_for=lambda record: client)
+    return tracker_on(store, policy=policy, pacing=pacing, poll_budget=budget, client_for=lambda record: client)
 
 
 @pytest.fixture()
 def store(tmp_path):
-    with JobStore(tmp_path / "cache") as s:
+    with StoreWithFiles(tmp_path / "cache") as s:
         yield s
 
 

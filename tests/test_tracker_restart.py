@@ -14,10 +14,11 @@ import pytest
 
 from akool_ui.akool.client import AkoolClient
 from akool_ui.jobs import RecordState
-from akool_ui.service.store import JobStore
-from akool_ui.service.tracker import JobTracker
+from akool_ui.adapters.local.store import JobStore
+from akool_ui.service.runtime.tracker import JobTracker
 from akool_ui.simulator import SimulatorServer
 from tests.conftest import API_KEY
+from tests.store_helpers import StoreWithFiles, tracker_on
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,12 +27,11 @@ HOLDER = textwrap.dedent(
     import sys, time
     from akool_ui.akool.client import AkoolClient
     from akool_ui.akool.models import ImageRequest
-    from akool_ui.service.store import JobStore
-    from akool_ui.service.tracker import JobTracker
+    from akool_ui.bootstrap import assemble_tracker
 
     base_url, key, cache = sys.argv[1:4]
     client = AkoolClient(base_url, api_key=key)
-    tracker = JobTracker(JobStore(cache), poll_interval=0.2, max_poll_interval=0.5)
+    tracker = assemble_tracker(cache, poll_interval=0.2, max_poll_interval=0.5)
     (record,) = tracker.submit(ImageRequest("kill me", resolution="1080p"), client=client, owner="b-killed")
     print(record.id, flush=True)
     time.sleep(600)
@@ -59,8 +59,8 @@ def start_holder(base_url: str, cache: Path) -> tuple[subprocess.Popen, str]:
 
 def resume_and_finish(base_url: str, cache: Path, job_id: str) -> None:
     client = AkoolClient(base_url, api_key=API_KEY)
-    store = JobStore(cache)
-    tracker = JobTracker(store, poll_interval=0.2, max_poll_interval=0.5, client_for=lambda record: client)
+    store = StoreWithFiles(cache)
+    tracker = tracker_on(store, poll_interval=0.2, max_poll_interval=0.5, client_for=lambda record: client)
     try:
         assert tracker.resume_unfinished() == 1
         deadline = time.monotonic() + 60
@@ -95,7 +95,7 @@ def test_kill_9_while_the_job_is_in_flight_loses_nothing(slow_simulator, tmp_pat
         proc.wait(timeout=10)
     finally:
         proc.kill()
-    with JobStore(cache) as store:
+    with StoreWithFiles(cache) as store:
         assert store.get(job_id).state in (RecordState.QUEUED, RecordState.PROCESSING)
     resume_and_finish(slow_simulator.base_url, cache, job_id)
 
@@ -105,7 +105,7 @@ def test_kill_9_in_the_middle_of_downloading_loses_nothing(slow_simulator, tmp_p
     slow_simulator.sim.delay(30, times=8, kinds=("file",))  # downloads hang until the holder is dead
     proc, job_id = start_holder(slow_simulator.base_url, cache)
     try:
-        with JobStore(cache) as store:
+        with StoreWithFiles(cache) as store:
             wait_until(lambda: (r := store.get(job_id)) is not None and r.state is RecordState.DOWNLOADING)
             wait_until(lambda: slow_simulator.sim.stats()["file"] >= 1)
         proc.send_signal(signal.SIGKILL)

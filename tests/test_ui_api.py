@@ -13,7 +13,7 @@ import pytest
 import requests
 from PIL import Image
 
-from akool_ui.service.uploads import NoPublicUrl
+from akool_ui.service.library.uploads import NoPublicUrl
 from akool_ui.settings import Settings
 from tests.app_helpers import running_demo_app
 from tests.conftest import API_KEY, OTHER_API_KEY
@@ -117,6 +117,13 @@ def test_bad_input_is_one_plain_sentence(client):
     assert str(exc.value).strip() == "Please write a prompt describing the image."
     with pytest.raises(AppError, match="batch size must be 1, 2, 3 or 4"):
         client.predict(prompt="x", batch=9, api_name="/generate")
+    with pytest.raises(AppError, match="source images must be a list of web addresses"):
+        client.predict(prompt="x", source_url=[1, 2], api_name="/generate")
+    with pytest.raises(AppError, match="At most 4 source images"):
+        client.predict(prompt="x", source_url=[f"https://example.com/{n}.png" for n in range(5)],
+                       api_name="/generate")
+    with pytest.raises(AppError, match="'Original' aspect ratio needs a source image"):
+        client.predict(prompt="x", scale="Original", api_name="/generate")
     with pytest.raises(AppError, match="valid job id"):
         client.predict(job_id="../../etc/passwd", api_name="/job")
 
@@ -148,10 +155,10 @@ def test_cache_files_are_never_served_directly(client, running_app):
     job_id = result["jobs"][0]["id"]
     store = running_app.studio.store
     record = store.get(job_id)
-    original = store.local_path(record.images[0].original)
+    original = running_app.studio.image_path(record.images[0].original)
     assert original.is_file()
     base = running_app.local_url.rstrip("/")
-    for path in (original, store.cache_dir / "cache.db", store.cache_dir / "owner.key"):
+    for path in (original, store.cache_dir / "cache.db", store.cache_dir / "owner-key.json"):
         for prefix in ("/gradio_api/file=", "/gradio_api/file/"):
             response = requests.get(f"{base}{prefix}{path}", timeout=10)
             assert response.status_code == 404, (prefix, path, response.status_code)
@@ -248,11 +255,11 @@ def test_akool_mode_without_a_public_url_explains_uploads(akool_app, tmp_path):
     Image.new("RGB", (64, 64), (1, 2, 3)).save(source)
     handlers, _ = _page_handlers(akool_app.studio)
     with pytest.raises(NoPublicUrl) as exc:
-        handlers.create.build_request("A cat", "", str(source), "", "1:1", "1080p", 1, 0.5)
+        handlers.create.build_request({"prompt": "A cat", "source_upload": str(source)})
     assert "paste a public image URL" in exc.value.user_message and "AKOOL_" not in exc.value.user_message
-    assert not any((Path(akool_app.studio.store.cache_dir) / "uploads").iterdir())  # nothing stored
+    assert akool_app.studio.uploads.total_bytes() == 0  # nothing stored
     # a public image URL still works as the source
-    request = handlers.create.build_request("A cat", "", None, " https://example.com/cat.png ", "1:1", "1080p", 1, 0.5)
+    request = handlers.create.build_request({"prompt": "A cat", "source_images": [" https://example.com/cat.png "]})
     assert request.source_image_url == "https://example.com/cat.png"
 
 

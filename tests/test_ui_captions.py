@@ -40,9 +40,26 @@ def test_upscale_this_is_the_selected_candidates_button():
 
 
 def test_the_cost_line_counts_jobs_candidates_and_credits():
-    assert captions.cost_line(1).startswith("Generate makes 1 job × 4 candidates (4 images) · about 1 credit;")
-    assert captions.cost_line(3).startswith("Generate makes 3 jobs × 4 candidates (12 images) · about 3 credits;")
-    assert captions.cost_line(None).startswith("Generate makes 1 job")
+    from akool_ui.service import CreditEstimate, default_estimate
+
+    one = captions.cost_line(default_estimate(1, "1080p"))  # the measured figures before anything is learned
+    assert one == "Generate makes 1 job × 4 candidates (4 images) · about 3 credits; each U/V press about 4 credits."
+    assert captions.cost_line(default_estimate(3, "4k")).startswith(
+        "Generate makes 3 jobs × 4 candidates (12 images) · about 12 credits;")
+    cheap = CreditEstimate(jobs=1, per_job=1, total=1, per_press=1)
+    assert "about 1 credit;" in captions.cost_line(cheap) and "1 credits" not in captions.cost_line(cheap)
+
+
+def test_the_cost_line_shows_the_balance_and_warns_when_the_estimate_exceeds_it():
+    from akool_ui.service import default_estimate
+
+    two = default_estimate(2, "4k")  # 8
+    assert captions.cost_line(two, 1234).endswith("  \nAkool credit: 1,234")
+    assert "Demo credit (simulated): 9" in captions.cost_line(two, 9, demo=True)
+    warned = captions.cost_line(two, 5)
+    assert warned.endswith("⚠️ About 8 credits is more than the 5 left: choose fewer jobs or 1080p, or top up at Akool.")
+    assert "⚠️" not in captions.cost_line(two, 8)  # exactly enough is enough
+    assert captions.balance_line(None) == "" and captions.balance_line(12.5) == "Akool credit: 12.5"
 
 
 def test_the_full_size_link_opens_the_original_in_a_new_tab():

@@ -10,8 +10,8 @@ import pytest
 
 from akool_ui.akool.errors import AkoolError
 from akool_ui.errors import StudioError
-from akool_ui.service.images import ImageValidationError
-from akool_ui.service.uploads import NoPublicUrl
+from akool_ui.service.results.images import ImageValidationError
+from akool_ui.service.library.uploads import NoPublicUrl
 from akool_ui.ui.handlers import USER_ERRORS, user_errors
 
 

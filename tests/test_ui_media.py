@@ -40,7 +40,7 @@ def made(running_app, downloads):
     client = Client(running_app.local_url, verbose=False, download_files=str(downloads))
     result = client.predict(prompt="A tidy harbour at noon", api_name="/generate")
     record = running_app.studio.store.get(result["jobs"][0]["id"])
-    return client, result, running_app.studio.store.local_path(record.images[0].original)
+    return client, result, running_app.studio.image_path(record.images[0].original)
 
 
 def test_a_default_call_downloads_previews_only_and_gives_original_urls(made, downloads, running_app):

@@ -19,15 +19,19 @@ from akool_ui.akool.models import BUTTONS
 from akool_ui.ui.handlers import StudioHandlers
 from akool_ui.ui.layout import _setup_events, build_ui, render_page
 from akool_ui.ui.media import MediaLinks
-from akool_ui.ui.panels import FormFill, HistoryRender, ResultsRender, new_history_state, new_view
+from akool_ui.akool import fields as request_fields
+from akool_ui.ui.panels import SOURCE_UPLOAD, HistoryRender, ResultsRender, new_history_state, new_view
 from akool_ui.ui.views import ButtonView
 
 SKIP = gr.skip()
 
 
 def _studio():
+    from akool_ui.service import default_estimate
+
     return SimpleNamespace(describe_mode=lambda: "Offline demo", mode="demo", uploads=SimpleNamespace(can_serve=True),
-                           delete=lambda job_id, owner: False)
+                           delete=lambda job_id, owner: False, credit_estimate=default_estimate,
+                           credit_balance=lambda api_key: None)
 
 
 @pytest.fixture(scope="module")
@@ -142,16 +146,26 @@ def test_history_updates_cover_its_outputs(page):
 
 def test_reuse_fills_every_form_field_once(page):
     form = page.form
-    fill = FormFill(prompt="A kite", negative="blur", source_image=None, source_url="https://example.com/k.png",
-                    scale="16:9", resolution="4k", batch=2, similar=0.7, model="wavespeed-ai/flux-kontext-dev",
-                    has_source=True)
+    fill = {"prompt": "A kite", "negative_prompt": "blur", SOURCE_UPLOAD: None,
+            "source_images": ["https://example.com/k.png"], "scale": "16:9", "resolution": "4k",
+            "batch_quantity": 2, "similar": 0.7, "model_name": "wavespeed-ai/flux-kontext-dev"}
     updates = form.fill(fill)
     assert set(updates) == set(form.inputs()) and len(form.inputs()) == len(set(form.inputs())) == 9
     assert updates[form.prompt] == "A kite" and updates[form.batch] == 2
     assert updates[form.model] == "wavespeed-ai/flux-kontext-dev"
     assert updates[form.similar] == {"__type__": "update", "value": 0.7, "visible": True}
-    hidden = form.fill(dataclasses.replace(fill, source_url="", has_source=False))
+    hidden = form.fill({**fill, "source_images": []})
     assert hidden[form.similar]["visible"] == "hidden"  # stays in the page (stable id), not shown
+    assert form.fill({**fill, "model_name": None})[form.model] == "Auto"
+
+
+def test_the_form_reads_its_values_by_field_name(page):
+    form = page.form
+    values = {form.prompt: "A kite", form.model: "Auto", form.batch: 3, form.source.image: "/tmp/x.png"}
+    named = form.named(values)
+    assert named["prompt"] == "A kite" and named["batch_quantity"] == 3
+    assert named["model_name"] is None and named[SOURCE_UPLOAD] == "/tmp/x.png"
+    assert set(named) == {*page.form.widgets, SOURCE_UPLOAD}
 
 
 def test_forgetting_the_key_clears_box_storage_and_remember(page):
@@ -170,13 +184,13 @@ def test_result_events_output_the_whole_results_panel(wired, name):
 def test_each_event_lists_every_component_its_handler_returns(wired):
     page, h, outputs = wired
     ids = lambda updates: {c._id for c in updates}  # noqa: E731
-    assert ids(h.create.source_changed("/tmp/x.png", "")) == set(outputs["source_changed"])
+    assert ids(h.create.source_changed({page.form.source.image: "/tmp/x.png"})) == set(outputs["source_changed"])
     assert ids(h.create.source_url_edited("")) == set(outputs["source_url_edited"])
     assert ids(page.form.source.checked(None)) == set(outputs["check_source_url"])
     assert ids(h.create.cost(3)) == set(outputs["cost"])
     assert ids(page.header.for_key("k")) == set(outputs["for_key"])
     assert ids(page.form.use_source("/tmp/x.png")) == set(outputs["use_as_source"])
-    assert ids(page.form.fill(FormFill("p", "", None, "", "1:1", "1080p", 1, 0.5, "Auto", False))) == set(outputs["reuse_settings"])
+    assert ids(page.form.fill({**request_fields.defaults(), "prompt": "p", SOURCE_UPLOAD: None})) == set(outputs["reuse_settings"])
     history = page.history.updates(HistoryRender([], new_history_state(), "", has_newer=False, has_older=False))
     assert ids({**page.keys.forgotten(), **history}) == set(outputs["forget_key"])
     for name in ("refresh", "older", "newer", "start_session"):

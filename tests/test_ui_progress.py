@@ -10,8 +10,8 @@ from tests.test_ui_views import CHILD, PARENT, _record, _stored
 
 def test_the_bar_uses_the_durations_the_poll_schedule_learned():
     from akool_ui.akool.polling import PollPolicy
-    from akool_ui.service.durations import DurationBook
-    from akool_ui.service.pacing import Pacing
+    from akool_ui.service.runtime.durations import DurationBook
+    from akool_ui.service.runtime.pacing import Pacing
 
     book = DurationBook(None)  # in memory; the app keeps it in the cache (durations.json)
     pacing = Pacing(book, PollPolicy())

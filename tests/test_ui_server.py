@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
@@ -60,9 +61,16 @@ def test_guard_refuses_every_spelling_of_a_cache_path(tmp_path):
         assert client.get(path).text == "served", path
 
 
+def _keys(cache_dir):
+    from akool_ui.adapters.local import LocalDocuments
+    from akool_ui.service.identity.owners import derived_key, load_owner_key
+
+    return SimpleNamespace(derived_key=lambda purpose: derived_key(load_owner_key(LocalDocuments(cache_dir)), purpose))
+
+
 def test_browser_secret_is_stable_per_cache_and_differs_between_caches(tmp_path):
-    first = browser_secret(tmp_path / "a")
-    assert first == browser_secret(tmp_path / "a") and len(first) == 32
-    assert browser_secret(tmp_path / "b") != first
-    key = (tmp_path / "a" / "owner.key").read_bytes()
+    first = browser_secret(_keys(tmp_path / "a"))
+    assert first == browser_secret(_keys(tmp_path / "a")) and len(first) == 32
+    assert browser_secret(_keys(tmp_path / "b")) != first
+    key = (tmp_path / "a" / "owner-key.json").read_bytes()
     assert first.encode() not in key and key.hex() not in first

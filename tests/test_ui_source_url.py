@@ -58,7 +58,7 @@ def _studio(refuse: Exception | None = None):
         if refuse is not None:
             raise refuse
 
-    return SimpleNamespace(uploads=SimpleNamespace(is_own_url=lambda url: False), check_source_url=check_source_url)
+    return SimpleNamespace(is_own_upload=lambda url: False, check_source_url=check_source_url)
 
 
 @pytest.fixture()

@@ -11,8 +11,9 @@ import stat
 import pytest
 from PIL import Image
 
-from akool_ui.service.images import ImageValidationError
-from akool_ui.service.uploads import NoPublicUrl, UploadStore
+from akool_ui.service.results.images import ImageValidationError
+from akool_ui.service.library.uploads import NoPublicUrl, UploadStore
+from akool_ui.adapters.local import LocalBlobs
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # 256 bits as base64url
 
@@ -34,7 +35,7 @@ def _jpeg_rotated() -> bytes:
 
 
 def test_upload_is_stored_under_a_random_token_readable_only_by_owner(tmp_path):
-    store = UploadStore(tmp_path / "uploads", demo=True, local_url="http://127.0.0.1:9")
+    store = UploadStore(LocalBlobs(tmp_path), demo=True, local_url="http://127.0.0.1:9")
     first = store.add_bytes(_png())
     second = store.add_bytes(_png())
     assert TOKEN.fullmatch(first.token) and TOKEN.fullmatch(second.token) and first.token != second.token
@@ -46,7 +47,7 @@ def test_upload_is_stored_under_a_random_token_readable_only_by_owner(tmp_path):
 
 
 def test_exif_rotation_is_applied_and_jpeg_kept_as_jpeg(tmp_path):
-    store = UploadStore(tmp_path, demo=True, local_url="http://127.0.0.1:9")
+    store = UploadStore(LocalBlobs(tmp_path), demo=True, local_url="http://127.0.0.1:9")
     upload = store.add_bytes(_jpeg_rotated())
     assert upload.path.suffix == ".jpg" and upload.media_type == "image/jpeg"
     with Image.open(upload.path) as img:
@@ -55,7 +56,7 @@ def test_exif_rotation_is_applied_and_jpeg_kept_as_jpeg(tmp_path):
 
 
 def test_non_images_and_oversized_files_are_refused_with_a_sentence(tmp_path):
-    store = UploadStore(tmp_path, demo=True, max_bytes=1000)
+    store = UploadStore(LocalBlobs(tmp_path), demo=True, max_bytes=1000)
     with pytest.raises(ImageValidationError) as exc:
         store.add_bytes(b"%PDF-1.4 not an image")
     assert exc.value.user_message.endswith(".")
@@ -67,7 +68,7 @@ def test_non_images_and_oversized_files_are_refused_with_a_sentence(tmp_path):
 
 
 def test_resolve_accepts_only_token_shaped_names(tmp_path):
-    store = UploadStore(tmp_path / "u", demo=True)
+    store = UploadStore(LocalBlobs(tmp_path / "u"), demo=True)
     upload = store.add_bytes(_png())
     assert store.resolve(upload.name).path == upload.path
     (tmp_path / "secret.png").write_bytes(_png())
@@ -78,7 +79,7 @@ def test_resolve_accepts_only_token_shaped_names(tmp_path):
 
 
 def test_resolve_url_finds_our_upload_on_any_host(tmp_path):
-    store = UploadStore(tmp_path, demo=True, local_url="http://127.0.0.1:1234")
+    store = UploadStore(LocalBlobs(tmp_path), demo=True, local_url="http://127.0.0.1:1234")
     upload = store.add_bytes(_png())
     url = store.url_for(upload)
     assert url == f"http://127.0.0.1:1234/uploads/{upload.name}"
@@ -89,17 +90,17 @@ def test_resolve_url_finds_our_upload_on_any_host(tmp_path):
 
 
 def test_akool_mode_needs_a_public_url(tmp_path):
-    store = UploadStore(tmp_path, demo=False, local_url="http://127.0.0.1:1234")
+    store = UploadStore(LocalBlobs(tmp_path), demo=False, local_url="http://127.0.0.1:1234")
     upload = store.add_bytes(_png())
     with pytest.raises(NoPublicUrl) as exc:
         store.url_for(upload)
     assert "paste a public image URL" in exc.value.user_message
-    public = UploadStore(tmp_path, demo=False, public_url="https://studio.example.org/")
+    public = UploadStore(LocalBlobs(tmp_path), demo=False, public_url="https://studio.example.org/")
     assert public.url_for(upload) == f"https://studio.example.org/uploads/{upload.name}"
 
 
 def test_prune_removes_only_old_uploads(tmp_path):
-    store = UploadStore(tmp_path, demo=True)
+    store = UploadStore(LocalBlobs(tmp_path), demo=True)
     old = store.add_bytes(_png())
     new = store.add_bytes(_png())
     os.utime(old.path, (1_000, 1_000))

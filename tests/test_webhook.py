@@ -285,3 +285,45 @@ def test_replay_guard_lets_exactly_one_of_many_concurrent_deliveries_through():
 def test_replay_guard_refuses_useless_settings(window, max_entries):
     with pytest.raises(ValueError):
         ReplayGuard(window=window, max_entries=max_entries)
+
+
+# --- the app's guard: a lease per payload, shared by every process on one leases file ---------------------
+
+
+def test_a_payload_is_accepted_once_across_processes_and_a_failed_one_can_be_retried(tmp_path):
+    from akool_ui.adapters.local import LocalLeases
+    from akool_ui.akool.webhook import REPLAY_WINDOW_SECONDS
+    from akool_ui.service.runtime.replays import WebhookReplays
+
+    here = WebhookReplays(LocalLeases(tmp_path / "leases.db"))
+    there = WebhookReplays(LocalLeases(tmp_path / "leases.db"))  # another process's connection
+    applied: list[str] = []
+
+    def failing() -> bool:
+        raise OSError("store unavailable")
+
+    with pytest.raises(OSError):
+        here.accept_once("a" * 32, failing)
+    assert there.accept_once("A" * 32, lambda: applied.append("there") or True)  # the retry gets through
+    for guard in (here, there):
+        with pytest.raises(ReplayedWebhook):
+            guard.accept_once("a" * 32, lambda: applied.append("again"))
+    assert applied == ["there"]
+    assert here.window == REPLAY_WINDOW_SECONDS
+    # accepted and kept: a new process on the same file still refuses it
+    with pytest.raises(ReplayedWebhook):
+        WebhookReplays(LocalLeases(tmp_path / "leases.db")).accept_once("a" * 32, lambda: True)
+
+
+def test_the_lease_of_an_accepted_payload_ends_with_its_window():
+    from akool_ui.adapters.local import MemoryLeases
+    from akool_ui.service.runtime.replays import WebhookReplays
+
+    clock = FakeClock()
+    guard = WebhookReplays(MemoryLeases(clock=clock), window=60)
+    guard.accept_once("b" * 32, lambda: None)
+    clock.now += 59
+    with pytest.raises(ReplayedWebhook):
+        guard.accept_once("b" * 32, lambda: None)
+    clock.now += 2
+    guard.accept_once("b" * 32, lambda: None)  # stale by now anyway: parse_webhook's window refuses it

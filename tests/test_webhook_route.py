@@ -4,7 +4,6 @@ verified callback acknowledged once only."""
 
 from __future__ import annotations
 
-import json
 import socket
 import time
 from urllib.parse import urlsplit
@@ -14,7 +13,8 @@ import requests
 
 from akool_ui.akool.models import ImageRequest
 from akool_ui.akool.webhook import make_webhook_body, sign
-from akool_ui.service.demo import ACCOUNT_FILE, DEMO_DIR
+from akool_ui.adapters.local import LocalDocuments
+from akool_ui.service.identity.demo import DEMO_ACCOUNT_DOCUMENT
 from tests.app_helpers import running_demo_app
 from akool_ui.ui.server import MAX_WEBHOOK_BYTES, WEBHOOK_ROUTE
 
@@ -39,8 +39,7 @@ def url(running_app) -> str:
 @pytest.fixture(scope="module")
 def account(running_app) -> dict[str, str]:
     """The demo account's credentials, as the demo keeps them on disk."""
-    path = running_app.studio.store.cache_dir / DEMO_DIR / ACCOUNT_FILE
-    return json.loads(path.read_text("utf-8"))
+    return LocalDocuments(running_app.studio.store.cache_dir).read(DEMO_ACCOUNT_DOCUMENT).value
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +51,8 @@ def job_id(running_app) -> str:
     return record.id
 
 
-def _signed(account: dict[str, str], job_id: str, **overrides: object) -> dict[str, object]:
-    body = make_webhook_body({"_id": job_id, "status": 3, "type": "image"}, account["client_id"], account["api_key"])
+def _signed(account: dict[str, str], job_id: str, *, status: int = 3, **overrides: object) -> dict[str, object]:
+    body = make_webhook_body({"_id": job_id, "status": status, "type": "image"}, account["client_id"], account["api_key"])
     body.update(overrides)
     body["signature"] = sign(account["client_id"], body["timestamp"], body["nonce"], body["dataEncrypt"])
     return body
@@ -163,14 +162,27 @@ def test_verified_callback_is_applied_once_and_its_replays_are_only_acknowledged
     for replay in again:
         response = requests.post(url, json=replay, timeout=10)
         assert (response.status_code, response.json()) == (200, {"ok": False, "duplicate": True}), replay
-    # a fresh callback for the same job (new nonce and timestamp) is still welcome
-    fresh = requests.post(url, json=_signed(account, job_id, nonce="fresh-1"), timeout=10)
+
+
+def test_a_captured_payload_re_signed_with_a_new_nonce_and_timestamp_is_refused(url, account, job_id):
+    """Akool's signature has no secret in it: anyone who knows the client id can re-sign a captured
+    dataEncrypt. Only a payload never seen before is applied."""
+    body = _signed(account, job_id, status=4)
+    assert requests.post(url, json=body, timeout=10).json() == {"ok": True}
+    for nonce in ("9001", "re-signed", 77):
+        resigned = {**body, "nonce": nonce, "timestamp": int(time.time() * 1000)}
+        resigned["signature"] = sign(account["client_id"], resigned["timestamp"], nonce, resigned["dataEncrypt"])
+        response = requests.post(url, json=resigned, timeout=10)
+        assert (response.status_code, response.json()) == (200, {"ok": False, "duplicate": True}), nonce
+    # a callback with a payload of its own (another status of the same job) is still welcome
+    fresh = requests.post(url, json=_signed(account, job_id, status=2), timeout=10)
     assert (fresh.status_code, fresh.json()) == (200, {"ok": True})
 
 
 def test_forged_callback_does_not_poison_the_replay_cache(url, account, job_id):
     # An unverified body carrying a real callback's signature must not make that callback a "replay".
-    body = _signed(account, job_id, nonce="forge-1")
+    body = make_webhook_body({"_id": job_id, "status": 3, "type": "image", "url": "https://example.invalid/f.png"},
+                             account["client_id"], account["api_key"], nonce="forge-1")
     forged = {**body, "dataEncrypt": "AAAA"}
     assert requests.post(url, json=forged, timeout=10).status_code == 400
     genuine = requests.post(url, json=body, timeout=10)

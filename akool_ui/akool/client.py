@@ -1,4 +1,5 @@
-"""``AkoolClient``: one method per Image Generate endpoint, plus ``wait`` for a job to finish.
+"""``AkoolClient``: one method per Image Generate endpoint, ``credit`` (the account's balance), and
+``wait`` for a job to finish.
 
 Every call goes through ``AkoolClient._request``, which sends (with the retry rules of ``transport``),
 unwraps Akool's ``{"code", "msg", "data"}`` envelope and raises an ``AkoolError`` from the code, because
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 import requests
@@ -32,14 +33,15 @@ from .errors import (
 from .models import (
     ImageRequest,
     Job,
-    StatusUpdate,
     V3ImageRequest,
     validate_button,
     validate_job_id,
     validate_source_url,
 )
-from .polling import DEFAULT_POLL_POLICY, PollPolicy, final_job, poll_until_done
+from .salvage import ids_in_partial, next_ids
 from .transport import RetryPolicy, send_with_retries
+from .account import AccountCredit
+from .waiting import Waiting
 from .webhook import DEFAULT_TOLERANCE_SECONDS, WebhookEvent, parse_webhook
 
 try:  # the package can be lifted out of akool_ui and still work
@@ -47,7 +49,7 @@ try:  # the package can be lifted out of akool_ui and still work
 except ImportError:  # pragma: no cover
     __version__ = "0"
 
-__all__ = ["AkoolClient", "DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "USER_AGENT", "ENDPOINTS"]
+__all__ = ["AkoolClient", "DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "DEFAULT_SPEND_TIMEOUT", "USER_AGENT", "ENDPOINTS"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,10 @@ DEFAULT_BASE_URL = "https://openapi.akool.com"
 # (connect, read). Connecting should be near-instant; a create answers in about a second, but a slow
 # gateway can take much longer, and giving up too early on a create wastes credits (it may have run).
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)
+# A credit-spending call (create, press) is listened to much longer: a slow answer heard late is a job
+# found, a socket closed early is a job paid for and lost. Callers that cannot wait that long hand the
+# call to a thread (the service's intents do) and tell the person meanwhile.
+DEFAULT_SPEND_TIMEOUT: tuple[float, float] = (5.0, 300.0)
 USER_AGENT = f"akool-image-studio/{__version__}"
 # Enough connections for one poller thread per in-flight job (4 per batch, a few batches at once).
 POOL_SIZE = 16
@@ -67,10 +73,12 @@ ENDPOINTS: dict[str, tuple[str, str, bool]] = {
     "create_v4": ("POST", "/api/open/v4/content/image/createBySourcePrompt", False),
     "button": ("POST", "/api/open/v3/content/image/createbybutton", False),
     "info": ("GET", "/api/open/v3/content/image/infobymodelid", True),
+    # The account's credit: documented under face swap, yet it is the account's (docs/credits.md).
+    "quota": ("GET", "/api/open/v3/faceswap/quota/info", True),
 }
 
 
-class AkoolClient:
+class AkoolClient(Waiting, AccountCredit):
     """A client for Akool's Image Generate API.
 
     Args:
@@ -79,6 +87,8 @@ class AkoolClient:
         client_id, client_secret: the legacy key pair; used for ``getToken`` → ``Authorization: Bearer``
             when no ``api_key`` is given, and always for webhook decryption.
         timeout: seconds, or a ``(connect, read)`` tuple.
+        spend_timeout: the same for credit-spending calls (create, press): how long their answer is
+            listened for (default ``DEFAULT_SPEND_TIMEOUT``).
         session: a ``requests.Session`` to use as is; by default one is built and owned.
         retry: the retry policy (see ``transport``); ``RetryPolicy(backoff=0)`` for fast tests.
         send_both: with api_key *and* client id/secret, send both headers (Akool then uses the token).
@@ -93,6 +103,7 @@ class AkoolClient:
         client_secret: str | None = None,
         *,
         timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        spend_timeout: float | tuple[float, float] = DEFAULT_SPEND_TIMEOUT,
         session: requests.Session | None = None,
         retry: RetryPolicy | None = None,
         send_both: bool = False,
@@ -105,6 +116,7 @@ class AkoolClient:
             raise ValueError("base_url must not carry credentials; pass api_key or client_id/client_secret")
         self.base_url = str(base_url).rstrip("/")
         self.timeout = timeout
+        self.spend_timeout = spend_timeout
         self.retry = retry or RetryPolicy()
         self._api_key = api_key or None
         self._client_id = client_id or None
@@ -164,7 +176,7 @@ class AkoolClient:
             json=json,
             params=params,
             auth=None if kind == "token" else self.auth,
-            timeout=self.timeout,
+            timeout=self.timeout if idempotent else self.spend_timeout,
         )
         status = response.status_code
         try:
@@ -172,7 +184,9 @@ class AkoolClient:
         except ValueError as exc:  # requests' JSONDecodeError is a ValueError
             if status >= 400:
                 raise HttpStatusError(f"{what}: HTTP {status}", status=status) from exc
-            raise ProtocolError(f"{what}: answer is not JSON (HTTP {status})") from exc
+            error = ProtocolError(f"{what}: answer is not JSON (HTTP {status})")
+            error.partial_ids = ids_in_partial(response.text[:100_000])
+            raise error from exc
         if not isinstance(body, dict) or not isinstance(body.get("code"), int):
             if status >= 400:
                 raise HttpStatusError(f"{what}: HTTP {status}", status=status)
@@ -219,7 +233,16 @@ class AkoolClient:
             ProtocolError: the answer's job count differs from the batch size; the jobs that were
                 parsed are on the exception's ``jobs`` attribute, since they may cost credits.
         """
-        data = self._call("create_v4", json=request.to_payload())
+        try:
+            data = self._call("create_v4", json=request.to_payload())
+        except ProtocolError as exc:
+            jobs = self._salvage_batch(exc.partial_ids, request)
+            if len(jobs) == request.batch_quantity:
+                log.warning("create answer arrived malformed; its %d job id(s) were read from what came", len(jobs))
+                return jobs
+            if jobs:
+                exc.jobs = jobs  # type: ignore[attr-defined]
+            raise
         items = data if isinstance(data, list) else [data]  # an object for batch 1, a list otherwise
         jobs = [Job.from_api(item) for item in items]
         if len(jobs) != request.batch_quantity:
@@ -246,7 +269,14 @@ class AkoolClient:
         body = {"_id": job_id, "button": button}
         if webhook_url:
             body["webhookUrl"] = validate_source_url(webhook_url)  # camelCase on v3
-        job = Job.from_api(self._call("button", json=body))
+        try:
+            job = Job.from_api(self._call("button", json=body))
+        except ProtocolError as exc:
+            found = self._look_up(exc.partial_ids[0]) if exc.partial_ids else None
+            if found is None or found.parent_id not in (None, job_id):
+                raise
+            log.warning("press answer arrived malformed; its job id was read from what came")
+            job = found
         return replace(job, parent_id=job.parent_id or job_id, button=job.button or button)
 
     def get_job(self, job_id: str) -> Job:
@@ -257,63 +287,26 @@ class AkoolClient:
             raise ProtocolError(f"asked for job {job_id}, Akool answered with job {job.id}")
         return job
 
-    # -- waiting --------------------------------------------------------------------------------
+    # -- reading what is left of a garbled answer (see salvage) -----------------------------------
 
-    def wait(
-        self,
-        job_id: str,
-        *,
-        interval: float | None = None,
-        max_interval: float | None = None,
-        timeout: float | None = None,
-        policy: PollPolicy | None = None,
-        on_update: Callable[[StatusUpdate], None] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> Iterator[StatusUpdate]:
-        """Poll a job, yielding a ``StatusUpdate`` after every poll, until it is done.
+    def _look_up(self, job_id: str) -> Job | None:
+        """The job, or None when Akool cannot show it to us (not ours, unknown, unreachable)."""
+        try:
+            return self.get_job(job_id)
+        except AkoolError:
+            return None
 
-        The last update yielded holds the finished job (succeeded *or* failed: failure is an update,
-        not an exception, here). Pauses follow ``policy`` (default ``DEFAULT_POLL_POLICY``; ``interval``,
-        ``max_interval`` and ``timeout`` override its fields): they start at ``interval``, grow while the
-        job is queued and drop back while it is processing. No pause runs past the deadline: the last
-        poll happens at it.
-
-        Raises:
-            JobTimedOut: the job is still not done ``timeout`` seconds after the first poll began.
-            AkoolError: from ``get_job`` (after its own retries), e.g. ``JobNotFound``.
-        """
-        policy = (policy or DEFAULT_POLL_POLICY).with_overrides(interval=interval, max_interval=max_interval,
-                                                               deadline=timeout)
-        return poll_until_done(self.get_job, validate_job_id(job_id), policy, on_update=on_update, sleep=sleep,
-                               clock=clock)
-
-    def wait_for(self, job_id: str, **wait_kwargs: Any) -> Job:
-        """Wait until the job is done and return it; raise ``JobFailed`` if it failed.
-
-        Takes ``wait``'s keyword arguments; raises what ``wait`` raises.
-        """
-        return final_job(self.wait(job_id, **wait_kwargs))
-
-    def run(
-        self,
-        request: ImageRequest,
-        *,
-        timeout: float = 600,
-        clock: Callable[[], float] = time.monotonic,
-        **wait_kwargs: Any,
-    ) -> list[Job]:
-        """Create the images and wait for all of them (one shared deadline); the finished jobs.
-
-        Raises:
-            JobFailed: for the first job that failed (the others may still be running).
-            JobTimedOut: the deadline passed first.
-        """
-        deadline = clock() + timeout
-        jobs = self.create_images(request)
-        return [
-            self.wait_for(job.id, timeout=max(deadline - clock(), 0.0), clock=clock, **wait_kwargs) for job in jobs
-        ]
+    def _salvage_batch(self, ids: tuple[str, ...], request: ImageRequest) -> list[Job]:
+        """The jobs of a create whose answer was cut off: those whose ids arrived, then their consecutive
+        siblings with the same prompt, up to the batch size (each one confirmed by Akool)."""
+        jobs = [job for job in (self._look_up(i) for i in ids[: request.batch_quantity]) if job is not None]
+        while jobs and len(jobs) < request.batch_quantity:
+            sibling = next((job for job in map(self._look_up, next_ids(jobs[-1].id))
+                            if job is not None and (job.prompt or "").strip() == request.prompt.strip()), None)
+            if sibling is None:
+                break
+            jobs.append(sibling)
+        return jobs
 
     # -- webhooks -------------------------------------------------------------------------------
 

@@ -21,9 +21,12 @@ for the page). No secret is ever formatted into any of them.
     │   ├── ConnectError            never reached the server (safe to retry anything)
     │   ├── RequestTimeout          reached it, no answer in time (a create may have happened!)
     │   ├── ConnectionDropped       reached it, connection broke before the answer (ditto)
-    │   └── HttpStatusError         HTTP 4xx/5xx without an Akool envelope
-    ├── ProtocolError               an answer we cannot parse (not JSON, wrong shape)
-    ├── OutcomeUnknown              a credit-spending call may or may not have been accepted
+    │   └── HttpStatusError         HTTP 4xx/5xx without an Akool envelope: an answer (nothing was done),
+    │                               except 504, a gateway that gave up waiting for Akool (ditto)
+    ├── ProtocolError               an answer we cannot parse (not JSON, wrong shape); ``partial_ids``
+    │                               keeps the job ids still readable in a garbled answer
+    ├── OutcomeUnknown              a credit-spending call may or may not have been accepted (``cause``
+    │                               says what happened: ``lost_answer_phrase``)
     ├── JobFailed                   the job ended with image_status 4
     ├── JobTimedOut                 we stopped waiting at our deadline (also a TimeoutError)
     └── WebhookError                a callback we must not trust
@@ -61,6 +64,7 @@ __all__ = [
     "ProtocolError",
     "OutcomeUnknown",
     "maybe_accepted",
+    "lost_answer_phrase",
     "JobFailed",
     "JobTimedOut",
     "WebhookError",
@@ -187,42 +191,87 @@ class ConnectionDropped(TransportError):
 
 
 class HttpStatusError(TransportError):
-    """An HTTP error status (e.g. 502) without an Akool envelope."""
+    """An HTTP error status (e.g. 502) without an Akool envelope: a gateway's answer in Akool's stead."""
 
     default_user_message = "Akool is having trouble right now. Please try again in a moment."
 
     def __init__(self, message: str = "", *, status: int, **kwargs: Any):
         self.status = status
+        kwargs.setdefault("user_message", _status_sentence(status))
         super().__init__(message or f"HTTP {status}", **kwargs)
 
 
+# What a bare gateway status says, as a person reads it.
+_STATUS_NAMES = {429: "too many requests", 500: "internal error", 502: "bad gateway", 503: "unavailable",
+                 504: "gateway timeout"}
+
+
+def _status_sentence(status: int) -> str:
+    name = _STATUS_NAMES.get(status, "error")
+    if status == 504:
+        return f"Akool's gateway answered HTTP 504 ({name}): it gave up waiting for Akool."
+    if status == 429:
+        return "Akool answered HTTP 429 (too many requests) and did nothing. Please wait a moment and try again."
+    if status >= 500:
+        return f"Akool answered HTTP {status} ({name}) and did nothing. Please try again in a moment."
+    return f"Akool answered HTTP {status} ({name}) and did nothing."
+
+
 class ProtocolError(AkoolError):
-    """Akool's answer could not be understood (not JSON, or not the documented shape)."""
+    """Akool's answer could not be understood (not JSON, or not the documented shape).
+
+    ``partial_ids``: the job ids still readable in a garbled (e.g. cut-off) answer, in order."""
 
     default_user_message = "Akool sent an answer we could not understand. Please try again later."
+    partial_ids: tuple[str, ...] = ()
 
 
 class OutcomeUnknown(AkoolError):
     """A create or a button press was sent but no readable answer came back: Akool may have accepted it
-    (and charged for it). Trying again could pay twice, so the sentence says to wait, not to retry."""
+    (and charged for it). Trying again could pay twice, so the sentence says to wait, not to retry.
+
+    ``cause``: the error that left it unknown (None: still waiting for the answer); ``intent_id``: the
+    write-ahead record that stands for it, when the service keeps one."""
 
     default_user_message = (
-        "Akool did not answer in time, but it may have accepted this request; "
-        "if it did, the images will appear in your history, so please don't send it again yet."
+        "Akool's answer to this request was lost, but it may have accepted it; we are looking for the "
+        "images, so please don't send it again yet."
     )
+
+    def __init__(self, message: str = "", *, cause: BaseException | None = None, intent_id: str | None = None,
+                 **kwargs: Any):
+        self.cause = cause
+        self.intent_id = intent_id
+        super().__init__(message, **kwargs)
 
 
 def maybe_accepted(exc: BaseException) -> bool:
     """Whether a credit-spending request that raised ``exc`` may still have been carried out by Akool.
 
-    No: the connection was never made (``ConnectError``), or Akool answered with a business code (it
-    refused). Yes: the answer timed out, the connection broke after sending, the gateway answered 5xx
-    without an envelope, or the answer could not be read."""
+    No: the connection was never made (``ConnectError``), Akool answered with a business code (it
+    refused), or a gateway answered a bare error status in its stead (a 502 is an answer: the request
+    was not carried out). Yes: no answer came (a read timeout, the connection broke after sending, a
+    gateway's 504 "gave up waiting for Akool"), or the answer could not be read."""
     if isinstance(exc, ConnectError) or isinstance(exc, ApiError):
         return False
     if isinstance(exc, HttpStatusError):
-        return exc.status >= 500
+        return exc.status == 504
     return isinstance(exc, (TransportError, ProtocolError))
+
+
+def lost_answer_phrase(exc: BaseException | None) -> str:
+    """What happened to the answer of a request whose outcome is unknown, as a clause of a sentence."""
+    if exc is None:
+        return "Akool has not answered yet (we keep listening for its answer)"
+    if isinstance(exc, RequestTimeout):
+        return "Akool did not answer before we stopped listening"
+    if isinstance(exc, ConnectionDropped):
+        return "the connection dropped after the request reached Akool, before its answer arrived"
+    if isinstance(exc, HttpStatusError):
+        return f"Akool's gateway answered HTTP {exc.status} (it gave up waiting for Akool)"
+    if isinstance(exc, ProtocolError):
+        return "Akool's answer arrived malformed (cut off or not JSON)"
+    return "the request was interrupted after it was sent (the app stopped, or the call broke off)"
 
 
 class JobFailed(AkoolError):

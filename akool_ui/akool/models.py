@@ -7,14 +7,16 @@
 from __future__ import annotations
 
 import json
-import math
-import re
 from dataclasses import asdict, dataclass, field, fields
 from enum import IntEnum
 from typing import Any, Mapping
-from urllib.parse import urlsplit
 
 from .errors import InvalidRequest, ProtocolError
+from .validation import (  # noqa: F401 - re-exported: models is where callers have always found them
+    _JOB_ID, BUTTONS, MAX_PROMPT_LENGTH, MAX_SOURCE_IMAGES, MAX_URL_LENGTH, MODELS, RESOLUTIONS, SCALES,
+    UPSCALE_BUTTONS, V3_SCALES, VARIATION_BUTTONS, _is_number, _validate_choice, _validate_prompt,
+    validate_button, validate_job_id, validate_source_url,
+)
 
 __all__ = [
     "JobStatus",
@@ -36,30 +38,6 @@ __all__ = [
     "validate_source_url",
 ]
 
-UPSCALE_BUTTONS = ("U1", "U2", "U3", "U4")
-VARIATION_BUTTONS = ("V1", "V2", "V3", "V4")
-BUTTONS = UPSCALE_BUTTONS + VARIATION_BUTTONS
-
-# v4 ratios in the order Akool's docs list them; "Original" (keep the source's ratio) is image-to-image only.
-SCALES = ("1:1", "3:2", "4:3", "16:9", "2:3", "3:4", "9:16", "Original")
-V3_SCALES = ("1:1", "4:3", "3:4", "16:9", "9:16", "3:2", "2:3")
-RESOLUTIONS = ("1080p", "4k")
-# v4 ``model_name`` values (akool-api.md §3.2) and what each is for. Not sending one ("Auto") lets Akool
-# choose from whether a source image is given; naming the wrong one for the job is a 1003.
-MODELS = {
-    "wavespeed-ai/flux-krea-dev-lora": "text-to-image",
-    "wavespeed-ai/flux-kontext-dev": "image-to-image",
-}
-
-# Akool documents no limit; 2000 characters is far beyond any useful FLUX prompt (its text encoder
-# reads ~512 tokens) and keeps a pasted novel from being sent and charged.
-MAX_PROMPT_LENGTH = 2000
-# Browsers and CDNs commonly cap URLs near 2 KB; longer "URLs" are almost surely pasted data.
-MAX_URL_LENGTH = 2048
-
-_JOB_ID = re.compile(r"[0-9a-f]{24}")
-
-
 class JobStatus(IntEnum):
     """Akool's ``image_status`` (and webhook ``status``)."""
 
@@ -77,76 +55,6 @@ class JobStatus(IntEnum):
         return {1: "queued", 2: "processing", 3: "done", 4: "failed"}[int(self)]
 
 
-def validate_job_id(job_id: Any) -> str:
-    """Return the id normalised to lower case, or raise InvalidRequest: 24 hex characters only.
-
-    Job ids end up in URLs and file names, so nothing else may pass.
-    """
-    text = str(job_id or "").strip().lower()
-    if not _JOB_ID.fullmatch(text):
-        raise InvalidRequest(
-            "job id is not 24 hexadecimal characters",
-            user_message="That is not a valid job id (it should be 24 characters of 0-9 and a-f).",
-        )
-    return text
-
-
-def validate_button(button: Any) -> str:
-    """Return the button in canonical form (``"U1"``), or raise InvalidRequest."""
-    text = str(button or "").strip().upper()
-    if text not in BUTTONS:
-        raise InvalidRequest(
-            f"unknown button {text[:8]!r}",
-            user_message="The button must be one of U1-U4 (upscale) or V1-V4 (variation).",
-        )
-    return text
-
-
-def validate_source_url(url: Any) -> str:
-    """Return a stripped http(s) URL with a host, or raise InvalidRequest."""
-    text = str(url or "").strip()
-    parts = urlsplit(text) if len(text) <= MAX_URL_LENGTH else None
-    if (
-        parts is None
-        or parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or any(ch.isspace() or ord(ch) < 32 for ch in text)
-    ):
-        raise InvalidRequest(
-            "source image is not an http(s) URL",
-            user_message="The source image must be a web address starting with http:// or https://.",
-        )
-    return text
-
-
-def _validate_prompt(prompt: Any, *, name: str = "prompt", required: bool = True) -> str:
-    text = str(prompt or "").strip()
-    if required and not text:
-        raise InvalidRequest(f"{name} is empty", user_message="Please write a prompt describing the image.")
-    if len(text) > MAX_PROMPT_LENGTH:
-        raise InvalidRequest(
-            f"{name} is {len(text)} characters",
-            user_message=f"The {name.replace('_', ' ')} is too long ({len(text)} characters); "
-            f"please keep it under {MAX_PROMPT_LENGTH}.",
-        )
-    return text
-
-
-def _validate_choice(value: Any, allowed: tuple[str, ...], name: str) -> str:
-    text = str(value or "").strip()
-    if text not in allowed:
-        raise InvalidRequest(
-            f"{name} {text[:20]!r} not in {allowed}",
-            user_message=f"The {name} must be one of {', '.join(allowed)}.",
-        )
-    return text
-
-
-def _is_number(value: object) -> bool:
-    """A finite int or float (bool is an int to Python, but ``true`` is not a batch size)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 @dataclass(frozen=True)
 class ImageRequest:
     """A v4 ``createBySourcePrompt`` request: text-to-image, or image-to-image with a source URL."""
@@ -154,9 +62,9 @@ class ImageRequest:
     prompt: str
     negative_prompt: str = ""
     scale: str = "1:1"
-    resolution: str = "4k"
+    resolution: str = "1080p"  # the page's, the API's and the CLI's default (fields.py)
     batch_quantity: int = 1
-    source_image_url: str | None = None
+    source_images: tuple[str, ...] = ()  # Akool's list of source URLs (image-to-image); it uses the first
     similar: float = 0.5
     model_name: str | None = None
     webhook_url: str | None = None
@@ -165,8 +73,18 @@ class ImageRequest:
         set_ = object.__setattr__  # frozen: normalise in place once, here
         set_(self, "prompt", _validate_prompt(self.prompt))
         set_(self, "negative_prompt", _validate_prompt(self.negative_prompt, name="negative_prompt", required=False))
-        source = validate_source_url(self.source_image_url) if self.source_image_url else None
-        set_(self, "source_image_url", source)
+        raw_sources = self.source_images if self.source_images is not None else ()
+        if isinstance(raw_sources, str):
+            raw_sources = (raw_sources,)
+        if not isinstance(raw_sources, (list, tuple)) or not all(isinstance(u, str) for u in raw_sources):
+            raise InvalidRequest("source_images is not a list of URLs",
+                                 user_message="The source images must be a list of web addresses.")
+        given = [u for u in raw_sources if u.strip()]
+        if len(given) > MAX_SOURCE_IMAGES:
+            raise InvalidRequest(f"{len(given)} source images", user_message=(
+                f"At most {MAX_SOURCE_IMAGES} source images, please (Akool uses the first)."))
+        set_(self, "source_images", tuple(validate_source_url(u) for u in given))
+        source = self.source_image_url
         set_(self, "scale", _validate_choice(self.scale, SCALES, "aspect ratio"))
         if self.scale == "Original" and not source:
             raise InvalidRequest(
@@ -199,8 +117,18 @@ class ImageRequest:
             set_(self, "webhook_url", validate_source_url(self.webhook_url))
 
     @property
+    def source_image_url(self) -> str | None:
+        """The source Akool uses: the first of ``source_images``."""
+        return self.source_images[0] if self.source_images else None
+
+    @property
     def is_image_to_image(self) -> bool:
-        return bool(self.source_image_url)
+        return bool(self.source_images)
+
+    @property
+    def source_urls(self) -> tuple[str, ...]:
+        """Every source URL the request sends (Akool fetches them: each must be public)."""
+        return self.source_images
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON body for ``POST /api/open/v4/content/image/createBySourcePrompt``."""
@@ -212,8 +140,8 @@ class ImageRequest:
         }
         if self.negative_prompt:
             body["negative_prompt"] = self.negative_prompt
-        if self.source_image_url:
-            body["source_images"] = [self.source_image_url]
+        if self.source_images:
+            body["source_images"] = list(self.source_images)
             body["similar"] = self.similar
         if self.model_name:
             body["model_name"] = self.model_name
@@ -222,12 +150,15 @@ class ImageRequest:
         return body
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "source_images": list(self.source_images)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "ImageRequest":
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        values = {k: v for k, v in data.items() if k in names}
+        if "source_images" not in data and data.get("source_image_url"):  # saved before the list
+            values["source_images"] = [data["source_image_url"]]
+        return cls(**values)
 
 
 @dataclass(frozen=True)

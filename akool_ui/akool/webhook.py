@@ -8,9 +8,14 @@ are written once:
 * dataEncrypt = base64(AES-CBC(PKCS#7/16(json))) with key = client secret (AES-128/192/256 by its
   length) and IV = the first 16 bytes of the client id.
 
-``ReplayGuard`` is the one stateful piece: the app keeps one to refuse a second delivery of a callback
-it already accepted (the signature covers the timestamp, so the window check alone allows replays
-inside the window).
+``ReplayGuard`` is the one stateful piece, for a single process using this SDK: it refuses a payload
+already accepted. (The app itself keeps the same rule in a lease per payload, shared by its processes:
+``service/runtime/replays.py``.)
+Akool's signature is a plain SHA-1 of public values (client id, timestamp, nonce, dataEncrypt) with no
+secret in it, so anyone who knows the client id can re-sign a captured callback with a fresh timestamp and
+nonce: neither the signature nor the time window tells a replay apart. What only Akool can make is the
+encrypted payload itself, so a delivery is named by a digest of ``dataEncrypt`` (``WebhookEvent.payload_key``)
+and remembered for as long as Akool keeps a job's results.
 """
 
 from __future__ import annotations
@@ -42,20 +47,21 @@ __all__ = [
     "make_webhook_body",
     "parse_webhook",
     "ReplayGuard",
+    "payload_key",
     "DEFAULT_TOLERANCE_SECONDS",
     "REPLAY_WINDOW_SECONDS",
     "REPLAY_GUARD_MAX_ENTRIES",
 ]
 
 # Akool documents no replay window; 10 minutes covers its retries and clock drift while refusing
-# callbacks captured long ago.
+# callbacks captured long ago (as sent: a re-signed copy carries a fresh timestamp, see ReplayGuard).
 DEFAULT_TOLERANCE_SECONDS = 600.0
-# A callback passes the window check from (timestamp - tolerance) to (timestamp + tolerance), so a copy
-# can arrive up to twice the tolerance after the original was accepted; remember it that long.
-REPLAY_WINDOW_SECONDS = 2 * DEFAULT_TOLERANCE_SECONDS
-# Akool sends two or three callbacks per job; 10 000 covers thousands of jobs per window while capping
-# the guard at about 1 MB. Only verified callbacks enter it, so only the account holder can fill it.
-REPLAY_GUARD_MAX_ENTRIES = 10_000
+# A captured payload can be re-signed with a new timestamp at any time, so its key is kept for as long as
+# Akool keeps the job's results (7 days); after that the job it names is long settled here.
+REPLAY_WINDOW_SECONDS = 7 * 24 * 3600.0
+# Akool sends two or three callbacks per job; 50 000 covers some 20 000 jobs a week in about 10 MB. Only
+# payloads that decrypt under the app's secret enter it, so only Akool (or the account holder) can fill it.
+REPLAY_GUARD_MAX_ENTRIES = 50_000
 _AES_KEY_SIZES = (16, 24, 32)
 _IV_SIZE = 16
 
@@ -69,7 +75,10 @@ class WebhookEvent:
     type: str
     url: str | None
     signature: str = field(default="", compare=False)
-    """The verified signature, lowercase: it covers every signed field, so it names this exact delivery."""
+    """The verified signature, lowercase."""
+    payload_key: str = field(default="", compare=False)
+    """A digest of the encrypted payload: the same for every copy of one callback however it is re-signed
+    (only Akool can encrypt a new one), so it is what a replay is recognised by."""
 
 
 def sign(client_id: str, timestamp: Any, nonce: Any, data_encrypt: str) -> str:
@@ -176,17 +185,22 @@ def parse_webhook(
         raise DecryptError("webhook payload has no _id")
     url = payload.get("url")
     return WebhookEvent(job_id=job_id.lower(), status=status, type=str(payload.get("type") or ""),
-                        url=str(url) if url else None, signature=signature.strip().lower())
+                        url=str(url) if url else None, signature=signature.strip().lower(),
+                        payload_key=payload_key(data_encrypt))
+
+
+def payload_key(data_encrypt: str) -> str:
+    """What names one callback's payload for the replay guard: SHA-256 of its ciphertext (128 bits of it)."""
+    return hashlib.sha256(str(data_encrypt).strip().encode("utf-8")).hexdigest()[:32]
 
 
 class ReplayGuard:
-    """Refuses a second delivery of a callback already accepted, for as long as its timestamp passes.
+    """Refuses a second delivery of a callback already accepted, for ``window`` seconds.
 
-    Keyed by the verified signature, normalised as ``verify_signature`` compares it: the signature covers
-    client id, timestamp, nonce and dataEncrypt, so re-spelling a field in a way the signature cannot
-    see (a numeric timestamp sent as a string, an upper-case signature) is still the same delivery.
-    Claim only after the signature verified, or forged bodies could push real entries out. Thread-safe;
-    ``clock`` is injectable so tests can move time.
+    Keyed by ``WebhookEvent.payload_key`` (a digest of the encrypted payload): a copy re-signed with a new
+    nonce and timestamp, or re-spelt in a way the signature cannot see, is still the same delivery. Claim
+    only after the payload verified and decrypted, or forged bodies could push real entries out.
+    Thread-safe; ``clock`` is injectable so tests can move time.
     """
 
     def __init__(

@@ -22,6 +22,8 @@ exit codes:
   0    success (result: the job was found, whatever its status)
   1    Akool refused or failed: an API error, a failed or timed-out job, a download that failed
   2    bad input or no credentials: nothing was sent to Akool
+  3    unknown submission outcome: a create or press was sent and its answer lost (or the same request
+       still has one); Akool may have made and charged it. generate --resend sends it anyway
   130  interrupted (Ctrl-C): started jobs keep running; look at them later with `result --id`
 
 credentials: AKOOL_API_KEY, or AKOOL_CLIENT_ID and AKOOL_CLIENT_SECRET (never on the command line);
@@ -58,6 +60,14 @@ def _check_timeout(args: argparse.Namespace) -> None:
         raise _Stop("error: --timeout must be a positive number of seconds.", 2)
 
 
+def _journal(args: argparse.Namespace, client: "AkoolClient"):
+    """The journal of this machine's unknown creates (``unknown.Journal``), in the app's data folder."""
+    from ..settings import Settings
+    from .unknown import Journal
+
+    return Journal(Path(Settings.from_env().cache_dir), client.base_url)
+
+
 def _client(args: argparse.Namespace) -> tuple["AkoolClient", float]:
     """A client from the environment (and ``--base-url``), and the poll interval to use."""
     from ..akool import AkoolClient
@@ -85,8 +95,13 @@ def _api_command(body: Callable[[argparse.Namespace], int]) -> Callable[[argpars
     def run(args: argparse.Namespace) -> int:
         from ..akool import AkoolError
 
+        from .unknown import EXIT_UNKNOWN, UnknownOutcome
+
         try:
             return body(args)
+        except UnknownOutcome as unknown:
+            _err(unknown.message)
+            return EXIT_UNKNOWN
         except _Stop as stop:
             _err(stop.message)
             return stop.code
@@ -147,7 +162,7 @@ def _wait(client: "AkoolClient", jobs: list["Job"], *, interval: float, timeout:
 
 def _fetch(url: str) -> bytes:
     """A result file, whole (see service/downloads.py: no credentials go to the CDN); _Stop on failure."""
-    from ..service.downloads import DownloadFailed, ResultExpired, fetch_result
+    from ..service.results.downloads import DownloadFailed, ResultExpired, fetch_result
 
     try:
         return fetch_result(url)
@@ -164,7 +179,7 @@ def _download(jobs: list["Job"], out: Path) -> tuple[dict[str, list[str]], list[
     """
     from ..akool.candidates import grid_as_candidates
     from ..fileio import write_atomic
-    from ..service.images import ImageValidationError, prepare_original, split_grid
+    from ..service.results.images import ImageValidationError, prepare_original, split_grid
 
     saved: dict[str, list[str]] = {}
     problems: list[str] = []

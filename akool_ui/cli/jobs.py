@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from .api import _api_command, _check_timeout, _client, _download, _err, _out_dir, _Stop, _wait
+from .api import _api_command, _check_timeout, _client, _download, _err, _journal, _out_dir, _Stop, _wait
+from .unknown import guarded_create, settled_press
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..akool import AkoolClient, Job
@@ -33,21 +34,27 @@ def _add_api_arguments(parser: argparse.ArgumentParser, *, wait: bool = True) ->
 
 
 def _configure_generate(parser: argparse.ArgumentParser) -> None:
-    from ..akool.models import MODELS, RESOLUTIONS, SCALES
+    from ..akool.fields import FIELDS
 
-    parser.add_argument("--prompt", required=True, help="what the image should show")
-    parser.add_argument("--negative-prompt", default="", help="what it should not show")
-    parser.add_argument("--scale", default="1:1", help=f"aspect ratio: {', '.join(SCALES)} (default 1:1; "
-                                                       "Original needs --source-image)")
-    parser.add_argument("--resolution", default="4k", help=f"{' or '.join(RESOLUTIONS)} (default 4k)")
-    parser.add_argument("--batch", type=int, default=1, help="how many images (jobs), 1-4 (default 1)")
-    parser.add_argument("--source-image", metavar="URL", default=None,
-                        help="image-to-image: an http(s) URL of the source picture")
-    parser.add_argument("--similar", type=float, default=0.5,
-                        help="image-to-image: how close to the source, 0-1 (default 0.5)")
-    parser.add_argument("--model", default=None, choices=sorted(MODELS),
-                        help="Akool's model (default: Auto, chosen from whether --source-image is given)")
-    parser.add_argument("--webhook", metavar="URL", default=None, help="Akool calls this URL when the job ends")
+    for f in FIELDS:  # one flag per request field, its default and help from the table
+        if f.cli is None:
+            continue
+        options: dict = {"dest": f.name, "help": f.help, "metavar": f.metavar}
+        if f.name == "prompt":
+            options["required"] = True
+        else:
+            options["default"] = f.default
+            if f.default not in (None, "", ()):
+                options["help"] += f" (default {f.default})"
+        if f.kind is list:  # repeat the flag for each item
+            options.update(action="append", default=None)
+        elif f.kind is not str:
+            options["type"] = f.kind
+        if f.choices:  # judged by ImageRequest, which says in one sentence what is allowed
+            options["help"] += f"; one of {', '.join(str(c) for c in f.choices if c is not None)}"
+        parser.add_argument(f.cli, **options)
+    parser.add_argument("--resend", action="store_true",
+                        help="send it even though the same request has an unknown outcome (exit code 3 before)")
     _add_api_arguments(parser)
 
 
@@ -104,17 +111,15 @@ def _start_and_finish(args: argparse.Namespace, start: "Callable[[AkoolClient], 
 
 @_api_command
 def _run_generate(args: argparse.Namespace) -> int:
-    from ..akool import ImageRequest, InvalidRequest
+    from ..akool import InvalidRequest
+    from ..akool.fields import request_from
 
     try:
-        request = ImageRequest(
-            prompt=args.prompt, negative_prompt=args.negative_prompt, scale=args.scale, resolution=args.resolution,
-            batch_quantity=args.batch, source_image_url=args.source_image, similar=args.similar,
-            model_name=args.model, webhook_url=args.webhook,
-        )
+        request = request_from(vars(args))
     except InvalidRequest as exc:
         raise _Stop(f"error: {exc.user_message}", 2) from None
-    return _start_and_finish(args, lambda client: client.create_images(request))
+    return _start_and_finish(args, lambda client: guarded_create(client, request, _journal(args, client),
+                                                                 resend=args.resend))
 
 
 @_api_command
@@ -165,4 +170,4 @@ def _run_press(args: argparse.Namespace) -> int:
         button = validate_button(args.button)
     except InvalidRequest as exc:
         raise _Stop(f"error: {exc.user_message}", 2) from None
-    return _start_and_finish(args, lambda client: [client.press_button(job_id, button)], single=True)
+    return _start_and_finish(args, lambda client: [settled_press(client, job_id, button)], single=True)

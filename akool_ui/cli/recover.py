@@ -52,7 +52,7 @@ def _run_check_again(args: argparse.Namespace) -> int:
     from ..akool.errors import AkoolError
     from ..bootstrap import build_studio
     from ..jobs import RecordState
-    from ..service.store import JobStore
+    from ..errors import StudioError
     from ..settings import Settings
 
     try:
@@ -60,8 +60,10 @@ def _run_check_again(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _err(f"error: {exc}")
         return 2
-    with JobStore.from_settings(settings) as store:  # read first: starting the studio resumes some of them
-        unsettled = store.unsettled()
+    built = build_studio(settings, start=False)  # read first: starting the studio resumes some of them
+    try:
+        studio = built.studio
+        unsettled = studio.unsettled()
         if args.list:
             for record in unsettled:
                 if record.is_intent or record.can_check_again:
@@ -73,7 +75,7 @@ def _run_check_again(args: argparse.Namespace) -> int:
             chosen = []
             for job_id in args.job_ids:
                 try:
-                    record = store.get(job_id)
+                    record = studio.record(job_id)
                 except AkoolError as exc:
                     _err(f"error: {job_id}: {exc.user_message}")
                     return 2
@@ -81,20 +83,15 @@ def _run_check_again(args: argparse.Namespace) -> int:
                     _err(f"error: there is no job {job_id} in {settings.cache_dir}.")
                     return 2
                 chosen.append(record.id)
-    built = build_studio(settings)  # its start-up also settles unanswered requests and resumes jobs
-    try:
-        studio = built.studio
+        studio.start()  # its start-up also settles unanswered requests and resumes jobs
         waiting = []
         for job_id in chosen:
-            record = studio.store.get(job_id)
-            if record is None:
+            try:
+                studio.check_again_as_operator(job_id)
+            except StudioError as exc:
+                _err(f"{job_id}: {exc.user_message}")
                 continue
-            client = studio.credentials.client_for_record(record)
-            if client is None:
-                _err(f"{record.id}: made with a visitor's own key; check it again from the page with that key.")
-                continue
-            studio.tracker.check_again(record.id, client=client, owner=record.owner)
-            waiting.append(record.id)
+            waiting.append(job_id)
         records = _wait_final(studio, waiting, args.timeout)
         for record in records:
             print(_line(record), flush=True)
@@ -111,4 +108,4 @@ def _wait_final(studio, job_ids: list[str], timeout: float) -> list:
         deadline = time.monotonic() + timeout
         while not subscription.done and time.monotonic() < deadline:
             subscription.get(timeout=0.5)
-    return [r for job_id in job_ids if (r := studio.store.get(job_id)) is not None]
+    return [r for job_id in job_ids if (r := studio.record(job_id)) is not None]

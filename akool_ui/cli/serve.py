@@ -6,14 +6,19 @@ functions, so building the parser for ``--help`` or another command does not pay
 
 from __future__ import annotations
 
-import dataclasses
-
 import argparse
+import dataclasses
 import logging
 import os
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING
+
+from ..settings import LOOPBACK_NETWORKS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..settings import Settings
 
 
 # --- simulator -------------------------------------------------------------------------------------
@@ -92,6 +97,13 @@ def _run_simulator(args: argparse.Namespace) -> int:
 # --- serve -----------------------------------------------------------------------------------------
 
 
+def share_settings(settings: "Settings") -> "Settings":
+    """Settings for a ``--share`` link: shared (strangers will come), and the tunnel's client on this machine
+    trusted as a proxy (its HTTP proxy appends each visitor's address) unless AKOOL_TRUSTED_PROXIES says."""
+    proxies = settings.trusted_proxies if settings.trusted_proxies is not None else LOOPBACK_NETWORKS
+    return dataclasses.replace(settings, shared=True, trusted_proxies=proxies)
+
+
 def _configure_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=None,
                         help="interface to listen on (default: $GRADIO_SERVER_NAME, else 127.0.0.1)")
@@ -116,7 +128,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         return 2
     install_sigterm_handler()
     if args.share:  # a gradio.live link: strangers will come, so the shared-app limits apply
-        settings = dataclasses.replace(settings, shared=True)
+        settings = share_settings(settings)
     try:
         running = launch_app(settings, host=args.host, port=args.port, share=args.share, quiet=True)
     except OSError as exc:
@@ -128,5 +140,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     print(f"Akool Image Studio ({running.studio.mode} mode) running on {running.local_url}", flush=True)
     if running.share_url:
         print(f"Public link: {running.share_url}", flush=True)
+    if running.mcp_url:
+        print(f"MCP server (agents, streamable HTTP): {running.mcp_url}", flush=True)
     running.block()
     return 0

@@ -181,6 +181,7 @@ def record_to_json(self: JobRecord) -> dict[str, Any]:
         "credits": self.credits,
         **({"intent_token": self.intent_token} if self.intent_token else {}),
         **({"answered_ids": list(self.answered_ids)} if self.answered_ids else {}),
+        **({"search": self.search} if self.search else {}),
     }
 
 def record_from_json(data: Any) -> JobRecord:
@@ -250,6 +251,7 @@ def record_from_json(data: Any) -> JobRecord:
         credits=_int(data, "credits", hi=10**9),
         intent_token=_token(data.get("intent_token")),
         answered_ids=[_job_id(v, "answered_ids") for v in _str_list(data, "answered_ids")][:MAX_IMAGES_PER_JOB],
+        search=_str(data, "search", limit=20),
     )
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "unmark_button_used",
     "refresh_buttons",
     "outcome_unknown",
+    "search_ended",
     "image_ready",
     "image_failed",
     "normalise_result_shape",
@@ -190,13 +191,28 @@ def refresh_buttons(record: JobRecord, job: Job) -> list[JobEvent]:
     return [ButtonsChanged(record)] if (record.buttons, record.used_buttons) != before else []
 
 
-def outcome_unknown(record: JobRecord, *, at: float | None = None) -> list[JobEvent]:
+def outcome_unknown(record: JobRecord, *, message: str | None = None, searching: bool = False,
+                    at: float | None = None) -> list[JobEvent]:
     """A create or press was sent and no answer came (or the app stopped meanwhile): Akool may have made
-    the jobs. Said so, without inviting a retry that would be charged twice."""
+    the jobs. Said so (``message``: what happened to the answer), without inviting a retry that would be
+    charged twice; ``searching``: the job is being looked for (``service/runtime/settling``)."""
     if record.state is not RecordState.SENDING:
         return []
-    record.error_message = wording.PRESS_OUTCOME_UNKNOWN if record.kind == "button" else wording.OUTCOME_UNKNOWN
+    record.error_message = message or (
+        wording.PRESS_OUTCOME_UNKNOWN if record.kind == "button" else wording.OUTCOME_UNKNOWN)
+    if searching:
+        record.search = "searching"
     return _moved(record, RecordState.UNKNOWN, at)
+
+
+def search_ended(record: JobRecord, message: str) -> list[JobEvent]:
+    """The search for an unknown outcome's job ended without finding it: said plainly; a repeat of the
+    same request is asked about first (``search`` "gave_up")."""
+    if not record.is_intent:
+        return []
+    record.error_message = message
+    record.search = "gave_up"
+    return [state_event(record)]
 
 
 def image_ready(record: JobRecord, index: int) -> list[JobEvent]:

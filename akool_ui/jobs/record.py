@@ -141,6 +141,7 @@ class JobRecord:
     intent_token: str | None = field(default=None, repr=False)
     """An intent's unguessable token, put in the webhook URL so Akool's callback for a job we never heard
     of (the answer was lost) is adopted into this owner's history. Never shown, never logged."""
+    search: str | None = None  # an unknown outcome's search: searching/gave_up/resend_offered/resent
 
     # --- creation --------------------------------------------------------------------------------
 
@@ -324,6 +325,11 @@ class JobRecord:
         if self.kind != "button" or not self.parent_id:
             return ""
         return f"{self.button or '?'} of …{self.parent_id[-8:]}"
+
+    @property
+    def done_at(self) -> float:
+        """When it stopped needing work (its creation until it finishes): the age eviction goes by."""
+        return self.finished_at if self.finished_at is not None else self.created_at
 
     def elapsed(self, now: float | None = None) -> float:
         """Seconds from creation to the final state (or to ``now`` while in flight)."""

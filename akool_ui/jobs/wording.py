@@ -24,6 +24,12 @@ __all__ = [
     "OUTCOME_UNKNOWN",
     "PRESS_OUTCOME_UNKNOWN",
     "some_missing",
+    "outcome_unknown",
+    "not_found",
+    "press_carried_out",
+    "press_released",
+    "repeat_held",
+    "repeat_asked",
 ]
 
 _PHRASES = {
@@ -69,6 +75,46 @@ PRESS_OUTCOME_UNKNOWN = (
     "This button was pressed, but Akool's answer never arrived: it may have accepted it, and the result "
     "will appear in your history if it did. It is not offered again, so it cannot be charged twice."
 )
+
+
+def outcome_unknown(kind: str, what_happened: str) -> str:
+    """An unknown outcome, said with what happened to the answer (``errors.lost_answer_phrase``)."""
+    what = what_happened[:1].upper() + what_happened[1:]
+    if kind == "button":
+        return (f"{what}. Akool may have carried out this press; we are looking at the image to find out, "
+                "and the button is not offered meanwhile, so it cannot be charged twice.")
+    return (f"{what}. Akool may have accepted this and made the images; we are looking for them, so "
+            "please don't send it again yet.")
+
+
+def not_found(kind: str, what_happened: str) -> str:
+    """The search for an unknown outcome's job ended without finding it."""
+    what = what_happened[:1].upper() + what_happened[1:]
+    if kind == "button":
+        return (f"{what}, and Akool could not be asked about it. The button is offered again: if the first "
+                "press went through, Akool will refuse a second one, so it cannot be charged twice.")
+    return (f"{what}, and the images could not be found: Akool may have made them, or may not. If you send "
+            "the same request again it may be charged twice; dismiss this entry once you are sure.")
+
+
+def press_carried_out(button: str) -> str:
+    """A lost press Akool shows as done (``used_buttons``): its answer names no job, so none can be fetched."""
+    return (f"Akool carried out this {button} press, but it does not say which job the press made, so its image "
+            "cannot be fetched here without a webhook; nothing more will be charged.")
+
+
+def press_released(button: str) -> str:
+    return f"Akool's answer to the {button} press was lost, but Akool did not carry it out: {button} is offered again."
+
+
+def repeat_held(at: str) -> str:
+    return (f"The same request sent at {at} has no answer yet: Akool may already be making these images, and "
+            "we are still looking for them. Please wait a moment before sending it again.")
+
+
+def repeat_asked(at: str) -> str:
+    return (f"The same request sent at {at} lost its answer: Akool may have made (and charged) it, and its "
+            "images could not be found. Press Generate again to send it anyway; it may be charged twice.")
 
 
 def state_label(state: RecordState) -> str:

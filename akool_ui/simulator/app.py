@@ -1,4 +1,4 @@
-"""HTTP face of the simulator: Akool's five endpoints, result files, and ``/_sim`` control routes.
+"""HTTP face of the simulator: Akool's six endpoints (five of image generation, and the account's credit), result files, and ``/_sim`` control routes.
 
 Routes are thin: they read the raw request, call the Simulator and wrap the answer in Akool's
 envelope ``{"code": 1000, "msg": "OK", "data": ...}``. Failures are HTTP 200 with
@@ -19,7 +19,8 @@ Control routes (JSON in, JSON out; 400 on bad arguments), for a simulator in ano
     POST /_sim/advance {"seconds": s}           POST /_sim/faults/<name> {kwargs}  (names: faults.FAULTS)
     POST /_sim/reset_faults                     GET  /_sim/faults
     GET  /_sim/stats   POST /_sim/reset_stats   GET|POST /_sim/options {kwargs}
-    POST /_sim/accounts {api_key, client_id, client_secret}
+    POST /_sim/accounts {api_key, client_id, client_secret, credit}
+    POST /_sim/credit {api_key, credit}         GET  /_sim/credit?api_key=K
     POST /_sim/expire_tokens                    GET  /_sim/jobs/<id>     GET /_sim/state
 """
 
@@ -48,14 +49,17 @@ V3_CREATE_PATH = "/api/open/v3/content/image/createbyprompt"
 V4_CREATE_PATH = "/api/open/v4/content/image/createBySourcePrompt"
 BUTTON_PATH = "/api/open/v3/content/image/createbybutton"
 INFO_PATH = "/api/open/v3/content/image/infobymodelid"
+# The account's credit; documented under face swap, yet account-wide (akool-api.md §9, docs/credits.md).
+QUOTA_PATH = "/api/open/v3/faceswap/quota/info"
 PATHS = {"token": TOKEN_PATH, "create_v3": V3_CREATE_PATH, "create_v4": V4_CREATE_PATH,
-         "button": BUTTON_PATH, "info": INFO_PATH}
+         "button": BUTTON_PATH, "info": INFO_PATH, "quota": QUOTA_PATH}
 _KIND_BY_ROUTE = {
     ("POST", TOKEN_PATH): "token",
     ("POST", V3_CREATE_PATH): "create_v3",
     ("POST", V4_CREATE_PATH): "create_v4",
     ("POST", BUTTON_PATH): "button",
     ("GET", INFO_PATH): "info",
+    ("GET", QUOTA_PATH): "quota",
 }
 FILE_NAME = re.compile(r"[0-9]{10,16}-[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}-[0-9]{4}\.jpeg")
 _CACHE_CONTROL = "public, max-age=604800"  # what a CDN would say about an immutable object
@@ -201,6 +205,10 @@ def create_app(sim: Simulator, *, control: bool = True) -> FaultMiddleware:
     async def info_by_model_id(request: Request) -> Response:
         return await authed(request, sim.job_info, request.query_params.get("image_model_id"))
 
+    @api.get(QUOTA_PATH)
+    async def quota_info(request: Request) -> Response:
+        return await authed(request, sim.credit_info)
+
     if control:
         api.include_router(_control_router(sim))
 
@@ -279,8 +287,20 @@ def _control_router(sim: Simulator) -> APIRouter:
 
     @router.post("/accounts")
     async def add_account(request: Request) -> Response:
-        return await run(request, lambda api_key=None, client_id=None, client_secret=None: {
-            "uid": sim.add_account(api_key=api_key, client_id=client_id, client_secret=client_secret).uid})
+        return await run(request, lambda api_key=None, client_id=None, client_secret=None, credit=None: {
+            "uid": sim.add_account(api_key=api_key, client_id=client_id, client_secret=client_secret,
+                                   credit=credit).uid})
+
+    @router.post("/credit")
+    async def set_credit(request: Request) -> Response:
+        return await run(request, lambda api_key="", credit=None: {"credit": sim.set_credit(api_key, credit)})
+
+    @router.get("/credit")
+    async def get_credit(request: Request) -> Response:
+        try:
+            return _json({"credit": sim.credit(request.query_params.get("api_key", ""))})
+        except ValueError as exc:
+            return _json({"detail": str(exc)}, 400)
 
     @router.get("/jobs/{job_id}")
     async def get_job(job_id: str) -> Response:

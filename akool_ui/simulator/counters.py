@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .faults import REQUEST_KINDS
+from .faults import ALL_KINDS
 
 __all__ = ["Counters"]
 
@@ -38,5 +38,5 @@ class Counters:
 
     def reset(self) -> None:
         with self._lock:
-            self._counts = {k: 0 for k in REQUEST_KINDS}
+            self._counts = {k: 0 for k in ALL_KINDS}
             self._counts.update(info_polls={}, creates=0, renders=0, rate_limited=0)

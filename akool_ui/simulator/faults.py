@@ -11,6 +11,10 @@ Request kinds (how the simulator classifies every API request):
     button      POST /api/open/v3/content/image/createbybutton
     info        GET  /api/open/v3/content/image/infobymodelid
     file        GET  /<result file>
+    quota       GET  /api/open/v3/faceswap/quota/info  (the account's credit)
+
+A transport fault covers ``quota`` only when armed with it by name (``kinds="quota"``): by default faults
+keep to the image endpoints, so a page reading its balance never takes a fault meant for a create.
 
 Transport faults act on one HTTP exchange (see app.FaultMiddleware for exactly how); job faults act on
 the jobs a create call makes; the account fault revokes tokens.
@@ -33,12 +37,14 @@ __all__ = [
     "REQUEST_KINDS",
     "CREATE_KINDS",
     "JSON_KINDS",
+    "ALL_KINDS",
     "normalise_kinds",
 ]
 
 REQUEST_KINDS = ("token", "create_v3", "create_v4", "button", "info", "file")
 CREATE_KINDS = ("create_v3", "create_v4", "button")
 JSON_KINDS = ("token", "create_v3", "create_v4", "button", "info")
+ALL_KINDS = (*REQUEST_KINDS, "quota")  # what a transport fault may be armed for (quota: only by name)
 
 
 @dataclass(frozen=True)
@@ -54,11 +60,11 @@ class FaultSpec:
 
 # The registry: switch name -> spec, in the order the control routes list them.
 FAULTS: dict[str, FaultSpec] = {
-    "http_status": FaultSpec("transport", REQUEST_KINDS, REQUEST_KINDS, ("http_status",)),
-    "delay": FaultSpec("transport", REQUEST_KINDS, REQUEST_KINDS, ("delay",)),
-    "drop_connection": FaultSpec("transport", REQUEST_KINDS, REQUEST_KINDS, ("drop_connection",)),
-    "malformed_json": FaultSpec("transport", JSON_KINDS, REQUEST_KINDS, ("malformed_json",)),
-    "truncate_body": FaultSpec("transport", ("file",), REQUEST_KINDS, ("truncate_body",)),
+    "http_status": FaultSpec("transport", REQUEST_KINDS, ALL_KINDS, ("http_status",)),
+    "delay": FaultSpec("transport", REQUEST_KINDS, ALL_KINDS, ("delay",)),
+    "drop_connection": FaultSpec("transport", REQUEST_KINDS, ALL_KINDS, ("drop_connection",)),
+    "malformed_json": FaultSpec("transport", JSON_KINDS, ALL_KINDS, ("malformed_json",)),
+    "truncate_body": FaultSpec("transport", ("file",), ALL_KINDS, ("truncate_body",)),
     "fail_next": FaultSpec("job", CREATE_KINDS, CREATE_KINDS, ("fail_job", "fail_call")),
     "stuck_next": FaultSpec("job", CREATE_KINDS, CREATE_KINDS, ("stuck_job",)),
     "expire_tokens": FaultSpec("account"),

@@ -26,11 +26,29 @@ from .timing import PROCESSING_SECONDS, QUEUED_SECONDS, UPSCALE_PROCESSING_SECON
 from .validation import CreateSpec
 from .webhooks import Delivery
 
-__all__ = ["JobBook", "QUEUED_SECONDS", "PROCESSING_SECONDS", "UPSCALE_PROCESSING_SECONDS", "CREDITS"]
+__all__ = ["JobBook", "QUEUED_SECONDS", "PROCESSING_SECONDS", "UPSCALE_PROCESSING_SECONDS", "CREDITS",
+           "RESOLUTION_CREDITS", "UPSCALE_CREDITS", "DEFAULT_CREDIT", "job_cost"]
 
 log = logging.getLogger(__name__)
 
-CREDITS = {"v3": 2, "v4": 1, "button": 2}  # as in Akool's examples; the v4 page says 1 per image
+CREDITS = {"v3": 2}  # v3: as in Akool's v3 examples (deduction_credit 2)
+# v4, per job: what a third party measured Akool charging (3 per 1080p job, 4 per 4k; akool-api.md §9),
+# not the v4 page's "1 per image". A variation is a new generation at its parent's resolution; an upscale
+# makes a 4K image, so it costs what a 4k job does.
+RESOLUTION_CREDITS = {"1080p": 3, "4k": 4}
+UPSCALE_CREDITS = RESOLUTION_CREDITS["4k"]
+# An account's starting balance when none is set: enough for a long test run or a busy demo day; tests
+# that want an empty account set their own (``Simulator.set_credit``).
+DEFAULT_CREDIT = 100_000
+
+
+def job_cost(api: str, resolution: str, button: str = "") -> int:
+    """The ``deduction_credit`` of one job (see the constants above)."""
+    if api in CREDITS:
+        return CREDITS[api]
+    if api == "button" and button in UPSCALE_BUTTONS:
+        return UPSCALE_CREDITS
+    return RESOLUTION_CREDITS.get(resolution, RESOLUTION_CREDITS["4k"])
 
 _KIND_BY_API = {"v3": "create_v3", "v4": "create_v4", "button": "button"}
 
@@ -52,6 +70,33 @@ class JobBook:
         self._files: dict[str, tuple[str, str]] = {}  # file name -> (job id, role)
         self._warned_unsigned: set[int] = set()
         self._timers: dict[int, JobTimer] = {}  # one seeded stream per account (uid)
+        self._credit_base: dict[int, int] = {}  # uid -> credit before any of its jobs was charged
+
+    # --- credit -----------------------------------------------------------------------------------
+
+    def _spent(self, uid: int, now: float) -> int:
+        """Credits the account's jobs were charged (a failed job is refunded; lock held)."""
+        return sum(j.credits for j in self.jobs.values() if j.uid == uid and j.status(now) != 4)
+
+    def credit(self, account: Account) -> int:
+        """The account's balance now: its starting credit less what its jobs were charged."""
+        with self._lock:
+            base = self._credit_base.get(account.uid, DEFAULT_CREDIT)
+            return base - self._spent(account.uid, self._clock.now())
+
+    def set_credit(self, account: Account, credit: int) -> int:
+        """Make the account's balance ``credit`` now (its jobs so far stay charged); returns it."""
+        if isinstance(credit, bool) or not isinstance(credit, int) or credit < 0:
+            raise ValueError("credit must be a whole number, 0 or more")
+        with self._lock:
+            self._credit_base[account.uid] = credit + self._spent(account.uid, self._clock.now())
+        return credit
+
+    def _charge(self, account: Account, cost: int) -> None:
+        """1006 (Akool's "insufficient quota balance") when the balance cannot pay ``cost`` (lock held)."""
+        balance = self.credit(account)
+        if balance < cost:
+            raise SimError(1006, f"this needs {cost} credits and the account has {balance}")
 
     # --- the API's calls --------------------------------------------------------------------------
 
@@ -60,6 +105,7 @@ class JobBook:
         self._faults.raise_call_fault(_KIND_BY_API[spec.api])
         size = [] if spec.scale == "Original" else list(render.output_size(spec.scale, spec.resolution))
         with self._lock:
+            self._charge(account, spec.batch * job_cost(spec.api, spec.resolution))
             now = self._clock.now()
             jobs = [self._new_job(
                 account, spec.api, now + i * 0.001, prompt=spec.prompt, negative_prompt=spec.negative_prompt,
@@ -86,6 +132,7 @@ class JobBook:
             if button not in parent.offered_buttons():
                 raise SimError(1010, f"{button} is not offered for this job")
             self._faults.raise_call_fault("button")
+            self._charge(account, job_cost("button", parent.resolution, button))
             parent.used_buttons.append(button)
             self._state.save_job(parent)
             upscale = button in UPSCALE_BUTTONS
@@ -126,7 +173,8 @@ class JobBook:
             id=job_id, uid=account.uid, team_id=account.team_id, api=api, created=created,
             queued_for=queued_for, processing_for=processing_for,
             result_shape=self._options.result_shape, upscaled_lag=self._options.upscaled_lag,
-            fate=fate, credits=CREDITS[api], task_id=secrets.token_hex(16),
+            fate=fate, credits=job_cost(api, str(fields.get("resolution", "")), str(fields.get("button", ""))),
+            task_id=secrets.token_hex(16),
             **fields,
         )
         image_role, candidate_roles = job.result_roles()

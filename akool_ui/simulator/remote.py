@@ -68,9 +68,12 @@ class RemoteSimulator:
         return dict(self._call("POST", "options", options))
 
     def add_account(self, api_key: str | None = None, client_id: str | None = None,
-                    client_secret: str | None = None) -> int:
+                    client_secret: str | None = None, credit: int | None = None) -> int:
         return int(self._call("POST", "accounts", {"api_key": api_key, "client_id": client_id,
-                                                   "client_secret": client_secret})["uid"])
+                                                   "client_secret": client_secret, "credit": credit})["uid"])
+
+    def set_credit(self, api_key: str, credit: int) -> int:
+        return int(self._call("POST", "credit", {"api_key": api_key, "credit": credit})["credit"])
 
     def job(self, job_id: str) -> dict[str, Any] | None:
         response = self._session.get(f"{self.base_url}/_sim/jobs/{job_id}", timeout=TIMEOUT_SECONDS)

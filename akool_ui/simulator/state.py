@@ -13,7 +13,7 @@ It is a thin facade over the collaborators that hold the state (each thread-safe
     webhooks    WebhookSender  signed callbacks on a scheduler            (webhooks.py)
 
 Routes (app.py) call ``get_token``, ``authenticate``, ``create_v3``, ``create_v4``, ``press_button``,
-``job_info`` and ``read_file``; each returns the ``data`` to answer or raises ``SimError(code)``.
+``job_info``, ``credit_info`` and ``read_file``; each returns the ``data`` to answer or raises ``SimError(code)``.
 Tests (and the ``/_sim`` control routes) drive it with:
 
 * clock: ``advance(seconds)``, ``now()``;
@@ -21,7 +21,8 @@ Tests (and the ``/_sim`` control routes) drive it with:
 * options: ``set_options(result_shape=, v4_buttons=, upscaled_lag=, speed=, url_ttl=,
   auth_http_status=, timing=, timing_seed=, poll_limit=)``, ``options()``; ``reset_faults`` restores the constructor's options;
 * counters: ``stats()``, ``reset_stats()``;
-* accounts: ``add_account(api_key=, client_id=, client_secret=)``; inspection: ``job(job_id)``.
+* accounts: ``add_account(api_key=, client_id=, client_secret=, credit=)``, ``set_credit(api_key, credit)``,
+  ``credit(api_key)``; inspection: ``job(job_id)``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from .accounts import Account, AccountBook
 from .clock import Clock
 from .codes import SimError
 from .counters import Counters
+from .credit import AccountCredit
 from .faults import Fault, FaultBook, FaultSwitches
 from .files import FileCache
 from .jobbook import JobBook
@@ -54,7 +56,7 @@ __all__ = ["Simulator", "FileAnswer", "QUEUED_SECONDS", "PROCESSING_SECONDS", "U
 log = logging.getLogger(__name__)
 
 
-class Simulator:
+class Simulator(AccountCredit):
     """All simulated Akool state: accounts, tokens, jobs, files, faults, options, clock, counters."""
 
     def __init__(self, *, speed: float = 1.0, state_dir: str | Path | None = None,
@@ -115,9 +117,12 @@ class Simulator:
     # --- accounts ---------------------------------------------------------------------------------
 
     def add_account(self, api_key: str | None = None, client_id: str | None = None,
-                    client_secret: str | None = None) -> Account:
-        """Add an account (see AccountBook.add for the defaults); returns it."""
+                    client_secret: str | None = None, credit: int | None = None) -> Account:
+        """Add an account (see AccountBook.add for the defaults); returns it. ``credit``: its balance
+        now (None: jobbook.DEFAULT_CREDIT, less what its jobs already spent)."""
         account = self.accounts.add(api_key=api_key, client_id=client_id, client_secret=client_secret)
+        if credit is not None:
+            self._book.set_credit(account, credit)
         log.debug("simulator account uid=%s added", account.uid)
         return account
 
@@ -196,7 +201,7 @@ class Simulator:
         self._counters.count_request(kind, job_id)
 
     def stats(self) -> dict[str, Any]:
-        """Requests by kind (``token``, ``create_v3``, ``create_v4``, ``button``, ``info``, ``file``),
+        """Requests by kind (``token``, ``create_v3``, ``create_v4``, ``button``, ``info``, ``file``, ``quota``),
         ``info_polls`` {job id: n}, ``creates`` (jobs made), ``renders``, ``rate_limited`` (1005
         answers), ``webhooks`` {attempts, delivered, failed}."""
         return {**self._counters.snapshot(), "webhooks": dict(self.webhooks.stats)}

@@ -9,12 +9,12 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from ..jobs import JobRecord
-from ..service.limits import estimate_credits
+from ..service import CreditEstimate
 from .views import ButtonView, md_text
 
 __all__ = [
-    "CANDIDATES", "selection_line", "this_button", "cost_line", "full_size_link", "upscale_parent_index",
-    "BATCH_LABEL", "BATCH_INFO",
+    "CANDIDATES", "selection_line", "this_button", "cost_line", "balance_line", "full_size_link",
+    "upscale_parent_index", "BATCH_LABEL", "BATCH_INFO", "BALANCE_LABEL", "DEMO_BALANCE_LABEL",
 ]
 
 # Akool returns each generation as a 2×2 grid that the downloader splits into four candidates.
@@ -53,14 +53,36 @@ def this_button(kind: str, record: JobRecord | None, index: int, buttons: list[B
     return next((b for b in buttons if b.name == name), None)
 
 
-def cost_line(jobs: float | None) -> str:
-    """What pressing Generate will make and probably cost, shown before it is pressed."""
-    n = max(1, int(jobs or 1))
-    credits = estimate_credits("generate", n)
-    return (
+BALANCE_LABEL = "Akool credit"
+DEMO_BALANCE_LABEL = "Demo credit (simulated)"
+
+
+def _number(n: float) -> str:
+    return f"{int(n):,}" if float(n).is_integer() else f"{n:,.1f}"
+
+
+def balance_line(balance: float | None, *, demo: bool = False) -> str:
+    """``"Akool credit: 1,234"``: what is left on the account that pays (\"\" when it is not shown)."""
+    if balance is None:
+        return ""
+    return f"{DEMO_BALANCE_LABEL if demo else BALANCE_LABEL}: {_number(balance)}"
+
+
+def cost_line(estimate: CreditEstimate, balance: float | None = None, *, demo: bool = False) -> str:
+    """What pressing Generate will make and probably cost (learned from what Akool charged here), with the
+    credit left when this visitor may see it, and a warning when the one exceeds the other."""
+    n = estimate.jobs
+    line = (
         f"Generate makes {_plural(n, 'job')} × {CANDIDATES} candidates ({n * CANDIDATES} images) · about "
-        f"{_plural(credits, 'credit')}; each U/V press about {_plural(estimate_credits('button'), 'credit')}."
+        f"{_plural(estimate.total, 'credit')}; each U/V press about {_plural(estimate.per_press, 'credit')}."
     )
+    if balance is None:
+        return line
+    line += f"  \n{balance_line(balance, demo=demo)}"
+    if estimate.total > balance:
+        line += (f"  \n⚠️ About {_plural(estimate.total, 'credit')} is more than the {_number(balance)} left: "
+                 "choose fewer jobs or 1080p, or top up at Akool.")
+    return line
 
 
 def full_size_link(link: str | None, record: JobRecord | None, index: int) -> str:

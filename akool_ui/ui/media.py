@@ -24,8 +24,11 @@ import secrets
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..service.owners import load_owner_key
+if TYPE_CHECKING:  # pragma: no cover
+    from ..service import Studio
+
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +49,11 @@ class MediaLinks:
         self.root = Path(os.path.realpath(gradio_cache)) / MEDIA_DIR_NAME
 
     @classmethod
-    def for_cache(cls, cache_dir: str | os.PathLike[str], gradio_cache: str | os.PathLike[str] | None = None) -> "MediaLinks":
-        """Links keyed by this cache's private owner key (stable across restarts), in Gradio's upload folder."""
+    def for_studio(cls, studio: "Studio", gradio_cache: str | os.PathLike[str] | None = None) -> "MediaLinks":
+        """Links keyed by the studio's media key (stable across restarts), in Gradio's upload folder."""
         from gradio.utils import get_upload_folder
 
-        key = hmac.new(load_owner_key(Path(cache_dir)), b"media-links", hashlib.sha256).digest()
-        return cls(key, gradio_cache or get_upload_folder())
+        return cls(studio.derived_key("media-links"), gradio_cache or get_upload_folder())
 
     def __repr__(self) -> str:
         return f"MediaLinks(root={str(self.root)!r})"

@@ -4,23 +4,28 @@
 by component, which Gradio matches to an event's outputs by identity. No output depends on its position
 in a list, and a component left out of a dict is left as it is (``gr.skip()``).
 
-The ``*Render``/``FormFill`` records are plain values the handlers compute; only the panels know which
+The ``*Render`` records (and the form's named values) are plain values the handlers compute; only the panels know which
 component shows which value, and how (``interactive``, ``visible``, ``variant``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import gradio as gr
 
+from ..akool import fields as request_fields
+
 from .mode_text import AppMode, banner_classes, banner_text
+from .boards_panel import BoardsPanel
+from .compare_panel import ComparePanel
+from .share_panel import SharePanel
 from .source_image import SourceImage
 from .views import ButtonView, unique
 
 __all__ = [
-    "Header", "SourcePanel", "FormPanel", "FormFill", "KeyPanel", "ResultsPanel", "ResultsRender",
+    "Header", "SourcePanel", "FormPanel", "SOURCE_UPLOAD", "KeyPanel", "ResultsPanel", "ResultsRender",
     "HistoryPanel", "HistoryRender", "Page", "new_view", "new_history_state", "session_of", "AUTO_MODEL",
 ]
 
@@ -93,63 +98,89 @@ class SourcePanel:
         }
 
 
-@dataclass(frozen=True)
-class FormFill:
-    """Values to put back into the form (Reuse settings)."""
-
-    prompt: str
-    negative: str
-    source_image: str | None
-    source_url: str
-    scale: str
-    resolution: str
-    batch: int
-    similar: float
-    model: str
-    has_source: bool
+SOURCE_UPLOAD = "source_upload"  # the form's one value that is not a request field: the uploaded source
 
 
 @dataclass(frozen=True, eq=False)
 class FormPanel:
-    prompt: gr.Textbox
-    negative: gr.Textbox
+    """The request form: one widget per form field of ``akool/fields.py``, keyed by the field's name, so
+    the handlers take and give named values (``named``, ``fill``) and never positions."""
+
+    widgets: Mapping[str, Any]
     source: SourcePanel
-    scale: gr.Dropdown
-    resolution: gr.Radio
-    batch: gr.Slider
-    similar: gr.Slider
-    model: gr.Dropdown
     generate: gr.Button
     cost: gr.Markdown
 
-    def inputs(self) -> list[Any]:
-        """The form's values in the order of ``CreateHandlers.generate``'s parameters."""
-        return [self.prompt, self.negative, self.source.image, self.source.url, self.scale, self.resolution,
-                self.batch, self.similar, self.model]
+    prompt = property(lambda self: self.widgets["prompt"])
+    negative = property(lambda self: self.widgets["negative_prompt"])
+    scale = property(lambda self: self.widgets["scale"])
+    resolution = property(lambda self: self.widgets["resolution"])
+    batch = property(lambda self: self.widgets["batch_quantity"])
+    similar = property(lambda self: self.widgets["similar"])
+    model = property(lambda self: self.widgets["model_name"])
 
-    def fill(self, values: FormFill) -> Updates:
-        return {
-            self.prompt: values.prompt,
-            self.negative: values.negative,
-            self.source.image: values.source_image,
-            self.source.url: values.source_url,
-            self.scale: values.scale,
-            self.resolution: values.resolution,
-            self.batch: values.batch,
-            self.similar: gr.update(value=values.similar, visible=_similar_visibility(values.has_source)),
-            self.model: values.model,
-        }
+    def inputs(self) -> list[Any]:
+        """Every component whose value the form holds (the upload too): pass them in a set, Gradio hands the
+        handler a dict that ``named`` reads."""
+        return [*self.widgets.values(), self.source.image]
+
+    def named(self, values: Mapping[Any, Any]) -> dict[str, Any]:
+        """The form's values by field name (and ``SOURCE_UPLOAD``), from Gradio's {component: value}."""
+        named = {name: request_fields.field(name).from_widget(values.get(widget)) for name, widget in self.widgets.items()}
+        if named.get("model_name") in ("", AUTO_MODEL):
+            named["model_name"] = None  # Auto: send none, Akool chooses
+        named[SOURCE_UPLOAD] = values.get(self.source.image)
+        return named
+
+    def fill(self, values: Mapping[str, Any], *, has_source: bool | None = None) -> Updates:
+        """Put named values back (those given), with what a source image changes (``for_source``)."""
+        updates: Updates = {}
+        for name, widget in self.widgets.items():
+            if name in values:
+                value = request_fields.field(name).to_widget(values[name])
+                updates[widget] = (value or AUTO_MODEL) if name == "model_name" else value
+        if SOURCE_UPLOAD in values:
+            updates[self.source.image] = values[SOURCE_UPLOAD]
+        if has_source is None:
+            has_source = bool(values.get(SOURCE_UPLOAD) or request_fields.has_source(values))
+        for widget, update in self._for_source(values, has_source).items():
+            updates[widget] = gr.update(**{**({"value": updates[widget]} if widget in updates else {}), **update})
+        return updates
+
+    def for_source(self, values: Mapping[str, Any]) -> Updates:
+        """What a source image (there or not) changes: image-to-image fields show or hide ("hidden" keeps
+        them and their ids in the page), choices allowed only with a source come and go."""
+        shown = bool(values.get(SOURCE_UPLOAD) or request_fields.has_source(values))
+        return {widget: gr.update(**update) for widget, update in self._for_source(values, shown).items()}
+
+    def source_dependent(self) -> list[Any]:
+        """The widgets ``for_source`` updates."""
+        return [self.widgets[f.name] for f in request_fields.FORM_FIELDS if f.image_to_image or f.source_choices]
+
+    def _for_source(self, values: Mapping[str, Any], shown: bool) -> dict[Any, dict[str, Any]]:
+        changes: dict[Any, dict[str, Any]] = {}
+        for f in request_fields.FORM_FIELDS:
+            change: dict[str, Any] = {}
+            if f.image_to_image:
+                change["visible"] = _similar_visibility(shown)
+                if f.name in values:
+                    change["value"] = values[f.name] if values[f.name] is not None else f.default
+            if f.source_choices:
+                change["choices"] = list(f.choices_for(shown))
+                if f.name in values and values[f.name] not in change["choices"]:
+                    change["value"] = f.default  # "Original" with no source left: back to the default
+            if change:
+                changes[self.widgets[f.name]] = change
+        return changes
 
     def restorable(self) -> list[Any]:
-        """What a dropped image's settings fill (not the image itself, not the batch)."""
-        return [self.prompt, self.negative, self.source.url, self.scale, self.resolution, self.similar, self.model]
-
-    def show_similar(self, shown: bool) -> Updates:
-        return {self.similar: gr.update(visible=_similar_visibility(shown))}
+        """What a dropped image's settings fill (not the image itself, not the batch): its saved fields,
+        and the URL box (emptied: the dropped image is the source)."""
+        return [*(self.widgets[name] for name in request_fields.SAVED_FIELDS), self.source.url]
 
     def use_source(self, link: str) -> Updates:
         """A stored result becomes the source: the upload box gets it, the URL box is cleared."""
-        return {self.source.image: link, self.source.url: "", self.similar: gr.update(visible=True)}
+        return {**self.for_source({SOURCE_UPLOAD: link}), self.source.image: link, self.source.url: ""}
 
 
 @dataclass(frozen=True, eq=False)
@@ -340,6 +371,10 @@ class Page:
     results: ResultsPanel
     history: HistoryPanel
     browser_id: gr.BrowserState
+    share: SharePanel
+    boards: BoardsPanel
+    """Boards, the history's view and filters, and "Select" mode's bulk actions (``boards_panel.py``)."""
+    compare: ComparePanel | None = None
 
     def who(self) -> list[Any]:
         """The inputs every owner-scoped handler ends with: ``api_key, browser_id``."""

@@ -10,18 +10,23 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from ..akool.models import MODELS, RESOLUTIONS, SCALES, UPSCALE_BUTTONS, VARIATION_BUTTONS
+from ..akool import fields as request_fields
+from ..akool.models import MODELS, RESOLUTIONS, UPSCALE_BUTTONS, VARIATION_BUTTONS
+from ..service import default_estimate
 from .assets import EXAMPLE_SOURCE
+from .boards_panel import BoardsPanel, render_board_target, render_bulk_bar, render_history_tools
 from .panels import (
     AUTO_MODEL,
     FormPanel, Header, HistoryPanel, KeyPanel, Page, ResultsPanel, SourcePanel, new_history_state, new_view,
 )
+from .compare_panel import render_compare_tray, render_compare_view
 from .captions import BATCH_INFO, BATCH_LABEL, cost_line, selection_line
 from .mode_text import AppMode, banner_classes, banner_text, key_label, key_placeholder
+from .share_panel import render_share_panel
 from .source_image import SourceImage
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..service.studio import Studio
+    from ..service import Studio
 
 __all__ = ["render_page", "TITLE", "BROWSER_ID_KEY", "API_KEY_KEY", "KEY_INFO"]
 
@@ -29,14 +34,17 @@ TITLE = "Akool Image Studio"
 # localStorage keys; stable so a browser keeps its id (demo history) and key across server restarts.
 BROWSER_ID_KEY = "akool-studio-browser-id"
 API_KEY_KEY = "akool-studio-api-key"
-DEFAULT_RESOLUTION = "1080p"
 # Honest about what "encrypted" localStorage is worth: the secret is in the page config every visitor gets.
 KEY_INFO = (
     "Sent to Akool for your requests only; this server never stores it. Unless you tick Remember, it is "
     "forgotten when you close the page. A remembered key sits in this browser's storage, where anyone "
     "using this browser could read it. With your own key, only your Akool account limits what you spend; "
-    "its remaining credit is shown on Akool's site."
+    "its remaining credit is shown under Generate."
 )
+
+
+def _default(name: str):
+    return request_fields.field(name).default
 
 
 def _banner(studio: "Studio") -> tuple[str, list[str]]:
@@ -57,12 +65,16 @@ def render_page(studio: "Studio", *, browser_secret: str) -> Page:
     # status line is right under Generate's examples rather than under the key's small print).
     with gr.Row(elem_id="main-row", elem_classes=["stack-on-phone"]):
         with gr.Column(scale=2, min_width=320, elem_id="form-column"):
-            form = _render_form()
+            form, board_target = _render_form()
         with gr.Column(scale=3, min_width=320, elem_id="results-column"):
             results = _render_results()
+            share = render_share_panel()
+            compare_tray = render_compare_tray()
+    compare = render_compare_view(compare_tray)
     keys = _render_key_panel(key_store, AppMode.of(studio))
-    history = _render_history()
-    return Page(header=header, form=form, keys=keys, results=results, history=history, browser_id=browser_id)
+    history, board_parts = _render_history()
+    return Page(header=header, form=form, keys=keys, results=results, history=history, browser_id=browser_id,
+                share=share, boards=BoardsPanel(**board_target, **board_parts), compare=compare)
 
 
 def _render_header(studio: "Studio") -> Header:
@@ -94,7 +106,7 @@ def _render_source() -> SourcePanel:
     return SourcePanel(image=image, url=url, url_preview=url_preview, url_check=url_check)
 
 
-def _render_form() -> FormPanel:
+def _render_form() -> tuple[FormPanel, dict]:
     prompt = gr.Textbox(
         label="Prompt", lines=3, max_lines=10, elem_id="prompt",
         placeholder="A lighthouse on a cliff at dawn, watercolour  (Ctrl/⌘+Enter generates)",
@@ -102,20 +114,22 @@ def _render_form() -> FormPanel:
     negative = gr.Textbox(label="Negative prompt", elem_id="negative-prompt", placeholder="blurry, text")
     source = _render_source()
     with gr.Row():
-        scale = gr.Dropdown(list(SCALES), value="1:1", label="Aspect ratio", elem_id="scale")
-        resolution = gr.Radio(list(RESOLUTIONS), value=DEFAULT_RESOLUTION, label="Resolution", elem_id="resolution")
+        scale = gr.Dropdown(list(request_fields.field("scale").choices_for(False)), value=_default("scale"), label="Aspect ratio", elem_id="scale")
+        resolution = gr.Radio(list(RESOLUTIONS), value=_default("resolution"), label="Resolution", elem_id="resolution")
     with gr.Row():
-        batch = gr.Slider(1, 4, value=1, step=1, label=BATCH_LABEL, info=BATCH_INFO, elem_id="batch", scale=2)
+        batch = gr.Slider(1, 4, value=_default("batch_quantity"), step=1, label=BATCH_LABEL, info=BATCH_INFO, elem_id="batch", scale=2)
         model = gr.Dropdown(
             [AUTO_MODEL, *MODELS], value=AUTO_MODEL, label="Model", elem_id="model", scale=1,
             info="Auto lets Akool choose from whether there is a source image.",
         )
     similar = gr.Slider(  # "hidden": in the page (stable id) but not shown until there is a source
-        0, 1, value=0.5, step=0.05, label="Similar to the source", visible="hidden", elem_id="similar",
+        0, 1, value=_default("similar"), step=0.05, label="Similar to the source", visible="hidden", elem_id="similar",
         info="0 = more creative, 1 = closer to the source",
     )
+    board_target = render_board_target()  # which board the new jobs go on (boards_panel.py)
     generate = gr.Button("Generate", variant="primary", elem_id="generate")
-    cost = gr.Markdown(cost_line(1), elem_id="generate-cost")
+    # The measured figures until the page has loaded; then the learned estimate and the balance (layout).
+    cost = gr.Markdown(cost_line(default_estimate(1, _default("resolution"))), elem_id="generate-cost")
     with gr.Column(elem_id="examples"):
         gr.Examples(
             [
@@ -125,8 +139,9 @@ def _render_form() -> FormPanel:
             inputs=[prompt, source.image],
             label="Try",
         )
-    return FormPanel(prompt=prompt, negative=negative, source=source, scale=scale, resolution=resolution,
-                     batch=batch, similar=similar, model=model, generate=generate, cost=cost)
+    widgets = {"prompt": prompt, "negative_prompt": negative, "scale": scale, "resolution": resolution,
+               "batch_quantity": batch, request_fields.SOURCE: source.url, "similar": similar, "model_name": model}
+    return FormPanel(widgets=widgets, source=source, generate=generate, cost=cost), board_target
 
 
 def _render_key_panel(store: gr.BrowserState, mode: AppMode) -> KeyPanel:
@@ -197,7 +212,7 @@ def _render_results() -> ResultsPanel:
     )
 
 
-def _render_history() -> HistoryPanel:
+def _render_history() -> tuple[HistoryPanel, dict]:
     state = gr.State(new_history_state())
     with gr.Group(elem_id="history-panel"):
         with gr.Row(equal_height=True, elem_classes=["stack-on-phone"]):
@@ -207,14 +222,16 @@ def _render_history() -> HistoryPanel:
             favourites = gr.Checkbox(False, label="★ Favourites only", elem_id="history-favourites", scale=1,
                                      min_width=140)
             refresh = gr.Button("Refresh", size="sm", elem_id="history-refresh", scale=1)
+        tools = render_history_tools()  # view, Select, filters, boards (boards_panel.py)
         gallery = gr.Gallery(
             label="Your earlier jobs (newest first; click one to open it)", elem_id="history", columns=6,
             height="auto", allow_preview=False, object_fit="cover", interactive=False, buttons=[],
             fit_columns=False,
         )
+        bulk = render_bulk_bar()
         with gr.Row(elem_id="history-pager-row"):
             newer = gr.Button("← Newer", size="sm", elem_id="history-newer", interactive=False, min_width=90)
             pager = gr.Markdown("", elem_id="history-pager", min_width=120)
             older = gr.Button("Older →", size="sm", elem_id="history-older", interactive=False, min_width=90)
     return HistoryPanel(search=search, favourites=favourites, refresh=refresh, gallery=gallery, newer=newer, pager=pager, older=older,
-                        state=state)
+                        state=state), {**tools, **bulk}

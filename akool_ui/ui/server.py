@@ -10,6 +10,7 @@ first request and Gradio's own routes are untouched):
 * ``GET /media/<dir>/<name>``    a media link (API callers' ``original_url``), with immutable cache headers
   (``media_files.py``; the same answer as Gradio's file route gives for media links through
   ``MediaFastPath``).
+* ``GET /share/<id>``            a share link's read-only page and its images (``share_page.py``).
 
 The cache directory (records, images, uploads, keys) is private. Gradio's ``/gradio_api/file=`` route
 serves anything under ``allowed_paths`` to whoever can spell its path, and job ids are guessable, so
@@ -23,8 +24,6 @@ answers 404 for anything under the cache.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -46,18 +45,19 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..akool.errors import AkoolError, ReplayedWebhook
-from ..service.images import MAX_UPLOAD_BYTES
-from ..service.owners import load_owner_key
-from ..service.studio import INTENT_PARAM, WEBHOOK_ROUTE
-from ..service.uploads import UPLOAD_ROUTE
+from ..service import INTENT_PARAM, UPLOAD_ROUTE, WEBHOOK_ROUTE
 from ..settings import Settings
 from .assets import ASSETS_DIR, CSS_PATH
+from . import agents
+from .call_guard import CallGuard
 from .layout import DELETE_CACHE, build_ui
 from .media import MediaLinks
 from .media_files import MEDIA_ROUTE, MediaFastPath, media_response, resolve_media
+from .share_page import share_routes
+from .upload_guard import MAX_UPLOAD_REQUEST_BYTES, UploadGuard
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..service.studio import Studio
+    from ..service import Studio
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +75,10 @@ _REMOTE_PREFIXES = ("http://", "https://")
 _DECODE_ROUNDS = 3
 
 
-def browser_secret(cache_dir: Path) -> str:
+def browser_secret(studio: "Studio") -> str:
     """The key ``gr.BrowserState`` encrypts localStorage with: stable across restarts (so a browser keeps
     its id and history), derived from the app's private owner key so the key itself never leaves."""
-    return hmac.new(load_owner_key(Path(cache_dir)), b"browser-state", hashlib.sha256).hexdigest()[:32]
+    return studio.derived_key("browser-state").hex()[:32]
 
 
 class PrivateFilesGuard:
@@ -134,10 +134,10 @@ def check_private_cache(cache_dir: Path, gradio_cache: str | os.PathLike[str]) -
 
 
 def create_routes(studio: "Studio", media: MediaLinks | None = None) -> list[APIRoute]:
-    """Our HTTP routes (uploads, webhook, health, media links), mounted beside Gradio's."""
+    """Our HTTP routes (uploads, webhook, health, media links, share pages), mounted beside Gradio's."""
 
     def upload(name: str) -> Response:
-        found = studio.uploads.resolve(name)
+        found = studio.upload_named(name)
         if found is None:
             return Response(status_code=404)
         return FileResponse(
@@ -213,6 +213,7 @@ def create_routes(studio: "Studio", media: MediaLinks | None = None) -> list[API
         APIRoute(WEBHOOK_ROUTE, webhook, methods=["POST"], include_in_schema=False),
         APIRoute(HEALTH_ROUTE, health, methods=["GET"], include_in_schema=False),
         APIRoute(MEDIA_ROUTE + "/{link_dir}/{name}", media_file, methods=["GET", "HEAD"], include_in_schema=False),
+        *share_routes(studio),
     ]
 
 
@@ -226,6 +227,8 @@ class RunningApp:
     share_url: str | None = None
     built: Any = None
     """``bootstrap.Built`` (the studio and the demo simulator), closed after the web server."""
+    mcp_url: str | None = None
+    """Where MCP clients connect (streamable HTTP), or None when the MCP server is off."""
 
     def close(self) -> None:
         try:
@@ -248,6 +251,24 @@ class RunningApp:
 # place costs a coroutine, not a thread.
 EVENT_SLOTS = 1000
 _static_roots: set[Path] = set()
+
+
+def _trusted_address(studio: "Studio", scope: Scope) -> str | None:
+    """The client address a raw request is counted under (as the handlers count it: ``Studio.client_address``)."""
+    client = scope.get("client")
+    forwarded = [v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"x-forwarded-for"]
+    return studio.client_address(str(client[0]) if client else None, forwarded)
+
+
+def _keep_the_peer() -> None:
+    """Stop uvicorn from replacing the TCP peer with X-Forwarded-For's client: by default it does that for
+    any request from loopback, so a caller on this machine (or behind a tunnel) could be anyone it liked.
+    Whom to believe is decided in one place, ``visitors.ClientAddress``, from AKOOL_TRUSTED_PROXIES. Read
+    by uvicorn when ``launch`` makes its server."""
+    previous = os.environ.get("FORWARDED_ALLOW_IPS")
+    if previous:
+        log.warning("FORWARDED_ALLOW_IPS is ignored: set AKOOL_TRUSTED_PROXIES to the proxies in front of the app")
+    os.environ["FORWARDED_ALLOW_IPS"] = ""
 
 
 def _self_url(host: str | None, port: int) -> str:
@@ -273,12 +294,11 @@ def launch(
     """
     studio: "Studio" = built.studio
     try:
-        cache_dir = Path(studio.store.cache_dir)
         # The data folder and, when it lives apart (off a network filesystem), the SQLite index folder.
-        private = list(dict.fromkeys([cache_dir, Path(studio.store.index_dir)]))
+        private = [Path(folder) for folder in studio.private_folders()]
         for folder in private:
             check_private_cache(folder, get_upload_folder())
-        media = MediaLinks.for_cache(cache_dir)
+        media = MediaLinks.for_studio(studio)
         media.prune(DELETE_CACHE[1])  # links a crashed earlier process left behind
         # Results handed to API callers are media links: as static paths Gradio takes them as they are,
         # skipping the dozen path resolutions per file it spends checking and "moving" a file it already
@@ -291,8 +311,13 @@ def launch(
         # holding the GIL) for its /monitoring page, which this app turns off below (it would show anyone
         # every endpoint's traffic): never summarise. Read when build_ui makes the queue.
         os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(2**31))
-        demo = build_ui(studio, browser_secret=browser_secret(settings.cache_dir), media=media)
+        _keep_the_peer()
+        mcp = settings.mcp and agents.available()
+        if settings.mcp and not mcp:
+            log.warning("AKOOL_MCP is on but the mcp package is not installed: no MCP server (pip install -r requirements.txt)")
+        demo = build_ui(studio, browser_secret=browser_secret(studio), media=media, agent_tools=mcp)
         _, local_url, share_url = demo.launch(
+            mcp_server=mcp,  # the agent tools only (agents.expose), at /gradio_api/mcp/
             server_name=host,
             server_port=port,
             share=share,
@@ -306,11 +331,16 @@ def launch(
             app_kwargs={
                 "routes": create_routes(studio, media),
                 # The guard first (outermost): nothing under the cache is ever answered, by either.
-                "middleware": [Middleware(PrivateFilesGuard, roots=private), Middleware(MediaFastPath, media=media)],
+                "middleware": [Middleware(PrivateFilesGuard, roots=private),
+                               Middleware(UploadGuard, address_of=lambda scope: _trusted_address(studio, scope)),
+                               Middleware(CallGuard, blocks=demo), Middleware(MediaFastPath, media=media)],
             },
             # No run history: it would keep every event's inputs (the API key among them) in the browser.
             run_history=False,
-            max_file_size=MAX_UPLOAD_BYTES,  # the only uploads we take are source images
+            # A backstop just above UploadGuard's request cap, so the guard's 413 and sentence always come
+            # first (at Gradio's own per-file cap of 20 MB the two raced on a streamed body); a file over
+            # 20 MB is refused with a sentence where a source upload is stored (UploadStore).
+            max_file_size=MAX_UPLOAD_REQUEST_BYTES,
             footer_links=["api", "gradio"],
             theme=gr.themes.Soft(primary_hue="violet", secondary_hue="slate"),
             css_paths=[CSS_PATH],
@@ -322,12 +352,14 @@ def launch(
         # handlers): back to its default, anyio's shared pool of 40, so threads stay bounded however many
         # events run. (Set after launch: Gradio makes its limiter in the start-up that launch waits for.)
         demo.limiter = None
+        mcp = mcp and agents.expose(demo)
     except BaseException:
         built.close()
         raise
     studio.set_local_url(_self_url(host or os.environ.get("GRADIO_SERVER_NAME"), demo.server_port))
     log.info("Akool Image Studio (%s mode) at %s", studio.mode, local_url)
-    return RunningApp(studio=studio, demo=demo, local_url=local_url, share_url=share_url, built=built)
+    return RunningApp(studio=studio, demo=demo, local_url=local_url, share_url=share_url, built=built,
+                      mcp_url=agents.mcp_url(share_url or local_url) if mcp else None)
 
 
 def _interrupt(signum: int, frame: Any) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import gradio as gr
 
-from ..service.images import MAX_UPLOAD_BYTES, ImageValidationError, check_upload_header
+from ..service import MAX_UPLOAD_BYTES, ImageValidationError, check_upload_header
 
 __all__ = ["SourceImage"]
 

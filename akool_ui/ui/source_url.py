@@ -18,10 +18,10 @@ from PIL import Image
 from ..akool.errors import AkoolError
 from ..errors import StudioError
 from ..netguard import FetchFailed, Resolver, UnsafeUrl, fetch_public
-from ..service.images import MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS, ImageValidationError, image_info, make_preview
+from ..service import MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS, ImageValidationError, image_info, make_preview
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..service.studio import Studio
+    from ..service import Studio
 
 __all__ = ["SourceCheck", "SourceUrlChecker", "CHECK_DEADLINE_SECONDS"]
 
@@ -106,12 +106,12 @@ class SourceUrlChecker:
         url = (url or "").strip()
         if not url:
             return None
-        own = self.studio.uploads.is_own_url(url)
+        own = self.studio.is_own_upload(url)
         try:
             if not (own or self.allow_private):
                 self.studio.check_source_url(url)  # shape and public address, as Generate would refuse it
             data = fetch_public(
-                url, max_bytes=MAX_UPLOAD_BYTES, trusted=self.studio.uploads.is_own_url,
+                url, max_bytes=MAX_UPLOAD_BYTES, trusted=self.studio.is_own_upload,
                 allow_private=self.allow_private, resolve=self.resolve, deadline=self.deadline,
             )
         except (UnsafeUrl, StudioError, AkoolError) as exc:  # Studio refuses with InvalidRequest

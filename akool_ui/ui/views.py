@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from ..akool import fields as request_fields
 from ..akool.models import BUTTONS
 from ..jobs import ImageEntry, ImageState, JobRecord, RecordState, wording
-from ..service.limits import credits_of
+from ..service import credits_of
 from .assets import placeholder_for
 
 __all__ = [
@@ -32,11 +33,7 @@ __all__ = [
     "record_labels",
     "session_entry",
     "session_line",
-    "BALANCE_HINT",
 ]
-
-# Akool documents no balance endpoint for this product (akool-api.md §6), so the page never guesses one.
-BALANCE_HINT = "your account's remaining credit is shown on Akool's site"
 
 # Evicted entries lost their original to the cache limit but keep the preview.
 _SHOWABLE = (ImageState.STORED, ImageState.EVICTED)
@@ -219,12 +216,10 @@ def job_details(record: JobRecord | None, *, parent: JobRecord | None = None) ->
         rows.append(f"**Prompt:** {esc(record.prompt)}")
     if req.get("negative_prompt"):
         rows.append(f"**Negative:** {esc(req['negative_prompt'])}")
-    options = [f"{k}: {esc(req[k])}" for k in ("scale", "resolution") if req.get(k)]
-    if req.get("source_image_url"):
-        options.append(f"similar: {req.get('similar', 0.5)}")
+    options = [f"{name}: {esc(value)}" for name, value in request_fields.detail_options(req)]
     if options:
         rows.append(" · ".join(options))
-    if req.get("source_image_url"):
+    if request_fields.has_source(req):
         rows.append("Image-to-image from a source image")
     rows.append(f"Model: {esc(req['model_name'])}" if req.get("model_name") else "Model: Auto (Akool's choice)")
     stored = [e for e in record.images if e.is_stored]
@@ -256,10 +251,7 @@ def session_line(session: dict[str, Any] | None) -> str:
         return ""
     total = sum(int(e.get("credits") or 0) for e in entries)
     about = "about " if any(e.get("estimated") for e in entries) else ""
-    line = f"This session: {about}{total} credit{'s' if total != 1 else ''}"
-    if any(e.get("own") for e in entries):
-        line += f" · {BALANCE_HINT}"
-    return line
+    return f"This session: {about}{total} credit{'s' if total != 1 else ''}"  # the balance: under Generate
 
 
 def reused_sentence(record: JobRecord) -> str:

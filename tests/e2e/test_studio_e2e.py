@@ -155,6 +155,10 @@ def test_image_to_image_from_an_upload(app_process, page, screenshots):
     page.goto(app_process.url)
     page.locator("#prompt textarea").wait_for()
     assert page.locator("#similar").is_hidden()  # shown only once a source is given
+    page.locator("#scale input").click()  # "Original" (the source's ratio) is offered only with a source
+    page.get_by_role("option", name="16:9").wait_for()
+    assert page.get_by_role("option", name="Original").count() == 0
+    page.keyboard.press("Escape")
     page.locator("#source-image input[type=file]").set_input_files(str(EXAMPLE_SOURCE))
     page.locator("#similar").wait_for(state="visible")
     page.locator("#prompt textarea").fill("The same valley as a watercolour")
@@ -382,7 +386,7 @@ def test_a_shared_app_refuses_past_the_hourly_limit_and_keeps_the_form(limited_a
     page.locator("#generate").click()
     _watch_status(page, lambda t: "done" in t)
     shown = _wait_images(page, "gallery", 1)
-    assert "This session: 1 credit" in page.locator("#job-details").inner_text()
+    assert "This session: 3 credits" in page.locator("#job-details").inner_text()  # a 1080p job: 3
     prompt.fill("A second lighthouse, at night")
     page.locator("#generate").click()
     toast = _toast_text(page)

@@ -18,17 +18,19 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any, Callable
+from urllib.parse import urlsplit
+from typing import Any, Awaitable, Callable
 
 import gradio as gr
 
-from ...akool.models import ImageRequest
+from ...akool import fields as request_fields
 from ...jobs import JobRecord
-from ...service.owners import is_browser_id, new_browser_id
+from ...service import is_browser_id, new_browser_id
 from .. import views
 from ..media_files import media_url_path
+from .boards import history_filter
 from .common import (
-    QUICK_LANE, TICK_SECONDS, WORK_LANE, StudioAccess, _flag, _key, _text, client_address, in_thread, refuse, user_errors,
+    QUICK_LANE, TICK_SECONDS, WORK_LANE, StudioAccess, _flag, _key, _text, in_thread, refuse, user_errors,
 )
 
 __all__ = ["ApiHandlers", "API_WAIT_LIMIT"]
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 # A gradio_client caller that asked to wait gives up after this long (the tracker's own deadline is
 # usually shorter and ends the job as "timed out" first).
 API_WAIT_LIMIT = 900.0
+_MCP_ROUTE = "/gradio_api/mcp"  # Gradio's MCP server (ui/agents.py)
 
 
 def _file(link: str | None, name: str | None) -> dict[str, Any] | None:
@@ -46,20 +49,45 @@ def _file(link: str | None, name: str | None) -> dict[str, Any] | None:
 
 
 def root_url(request: gr.Request | None) -> str:
-    """This app's address as the caller reached it (proxies' X-Forwarded-Host/Proto honoured, as Gradio
-    does for its own file URLs); "" when unknown, which leaves ``original_url`` relative."""
-    raw = getattr(request, "request", None) if request is not None else None
-    if raw is None:
+    """This app's address as the caller reached it, through the API or MCP (proxies' X-Forwarded-Host/Proto
+    honoured, as Gradio does for its own file URLs); "" when unknown, which leaves ``original_url`` relative."""
+    if request is None:
         return ""
+    # Gradio hands an MCP tool call a copy of the request (url and headers, no live request): use that
+    raw = getattr(request, "request", None) or request
     try:
         from gradio import route_utils
 
-        return route_utils.get_root_url(
-            raw, route_utils.get_api_call_path(request=raw), os.environ.get("GRADIO_ROOT_PATH") or None
-        )
+        path = urlsplit(str(raw.url)).path.rstrip("/")
+        mcp = path.rfind(_MCP_ROUTE)  # an agent's tool call (agent_tools.py), served inside the MCP request
+        route = path[mcp:] if mcp >= 0 else route_utils.get_api_call_path(request=raw)
+        return route_utils.get_root_url(raw, route, os.environ.get("GRADIO_ROOT_PATH") or None)
     except Exception:  # noqa: BLE001 - an odd request shape: the relative URL still works on this host
         log.debug("could not tell this app's address from the request", exc_info=True)
         return ""
+
+
+_DEFAULT = request_fields.defaults()
+
+
+def _named(given: dict[str, Any]) -> dict[str, Any]:
+    """/generate's parameters (named as the API has always named them) as request fields; text is judged
+    as sent (a number is not a prompt), an empty optional text is the field's default."""
+    named = {}
+    for f in request_fields.FIELDS:
+        if f.api is None or f.api not in given:
+            continue
+        value = given[f.api]
+        if f.kind is list:  # one item may come as itself
+            if not isinstance(value, (str, list)) and value is not None:
+                raise refuse(f"'{f.api}' must be text (a URL) or a list of URLs.")
+            if not isinstance(value, list):
+                value = [value.strip()] if value and value.strip() else []
+        elif f.kind is str:
+            value = _text(value, f.api)
+            value = value if f.name == "prompt" else (value.strip() or None)
+        named[f.name] = value
+    return named
 
 
 def _index(value: Any) -> int:
@@ -106,7 +134,11 @@ class ApiHandlers:
         # lane, so a quick /job never queues behind them.
         return await in_thread(lambda: [self._job(r, root=root) for r in records], lane=lane)
 
-    async def _wait(self, job_ids: list[str], owner: str) -> list[JobRecord]:
+    async def _wait(
+        self, job_ids: list[str], owner: str, report: Callable[[list[JobRecord]], Awaitable[None]] | None = None
+    ) -> list[JobRecord]:
+        """``owner``'s jobs once none is in flight (or API_WAIT_LIMIT passed); ``report`` hears where they
+        are after each event and tick (an agent's progress, ``agent_tools``)."""
         records = await in_thread(self.access.records, job_ids, owner)
         watching = [r.id for r in records if r.is_in_flight]
         if watching:
@@ -116,6 +148,8 @@ class ApiHandlers:
             try:
                 while not subscription.done and time.monotonic() < deadline:
                     await subscription.aget(timeout=TICK_SECONDS)
+                    if report is not None:
+                        await report(list(subscription.records.values()))
             finally:
                 subscription.close()
         return await in_thread(self.access.records, job_ids, owner)
@@ -127,12 +161,12 @@ class ApiHandlers:
         @user_errors
         async def generate(
             prompt: str,
-            negative_prompt: str = "",
-            scale: str = "1:1",
-            resolution: str = "1080p",
-            batch: int = 1,
-            source_url: str = "",
-            similar: float = 0.5,
+            negative_prompt: str = _DEFAULT["negative_prompt"],
+            scale: str = _DEFAULT["scale"],
+            resolution: str = _DEFAULT["resolution"],
+            batch: int = _DEFAULT["batch_quantity"],
+            source_url: str | list[str] = "",
+            similar: float = _DEFAULT["similar"],
             api_key: str = "",
             session: str = "",
             wait: bool = True,
@@ -143,18 +177,17 @@ class ApiHandlers:
             wait for them. Returns {"session", "jobs": [...]}; pass session back to /job and /press_button.
             Each image has a preview file and an original_url (or use /original for the file).
             api_key is optional (your own Akool key; never stored). model_name: empty (Auto) or one of
-            Akool's v4 models. On this app's own Akool setup, its spending limits apply."""
+            Akool's v4 models. source_url: one image URL, or a list of them (Akool's source_images; it uses
+            the first). scale "Original" keeps the source's ratio. On this app's own Akool setup, its
+            spending limits apply."""
             session = self._session(session)
             owner = access.owner(api_key, session)
             wait = _flag(wait, "wait")
-            image_request = ImageRequest(
-                prompt=_text(prompt, "prompt"), negative_prompt=_text(negative_prompt, "negative_prompt"),
-                scale=_text(scale, "scale"), resolution=_text(resolution, "resolution"),
-                batch_quantity=batch, source_image_url=_text(source_url, "source_url").strip() or None, similar=similar,
-                model_name=_text(model_name, "model_name").strip() or None,
-            )
+            given = dict(prompt=prompt, negative_prompt=negative_prompt, scale=scale, resolution=resolution,
+                         batch=batch, source_url=source_url, similar=similar, model_name=model_name)
+            image_request = request_fields.request_from(_named(given), as_sent=True)
             records = await in_thread(
-                studio.submit, image_request, api_key=_key(api_key), owner=owner, client_address=client_address(request),
+                studio.submit, image_request, api_key=_key(api_key), owner=owner, client_address=access.client_address(request),
                 lane=WORK_LANE,
             )
             ids = [r.id for r in records]
@@ -174,7 +207,7 @@ class ApiHandlers:
             wait = _flag(wait, "wait")
             job_id, button = _text(job_id, "job_id"), _text(button, "button")
             child = await in_thread(
-                studio.press, job_id, button, api_key=_key(api_key), owner=owner, client_address=client_address(request),
+                studio.press, job_id, button, api_key=_key(api_key), owner=owner, client_address=access.client_address(request),
                 lane=WORK_LANE,
             )
             records = await self._wait([child.id], owner) if wait else [child]
@@ -226,15 +259,29 @@ class ApiHandlers:
             return {"session": session, "jobs": jobs}
 
         @user_errors
-        async def history(api_key: str = "", session: str = "", cursor: str = "", limit: int = 20) -> dict:
+        async def history(
+            api_key: str = "", session: str = "", cursor: str = "", limit: int = 20, query: str = "",
+            negative_prompt: str = "", model: str = "", scale: str = "", resolution: str = "",
+            date_from: str = "", date_to: str = "", view: str = "all",
+        ) -> dict:
             """Your jobs, newest first (no files: use /job for one job's images). Includes requests whose
-            outcome is unknown (state "unknown": Akool may have made them). Pass next_cursor back for more."""
+            outcome is unknown (state "unknown": Akool may have made them). Pass next_cursor back for more.
+            Narrow it with query (in the prompt), negative_prompt (in it), model ("Auto" for Akool's choice),
+            scale, resolution, date_from / date_to (YYYY-MM-DD, UTC, both days included) and view ("all",
+            "favourites" or a board id). A narrow search may return a short page with a next_cursor."""
             session = self._session(session)
             owner = access.owner(api_key, session)
             if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
                 raise refuse("limit must be a whole number from 1 to 100.")
+            filters = history_filter(
+                negative_prompt=_text(negative_prompt, "negative_prompt"), model=_text(model, "model"),
+                scale=_text(scale, "scale"), resolution=_text(resolution, "resolution"),
+                date_from=_text(date_from, "date_from"), date_to=_text(date_to, "date_to"),
+            )
             try:
-                page = await in_thread(studio.history, owner, cursor=_text(cursor, "cursor") or None, limit=limit)
+                page = await in_thread(studio.history, owner, cursor=_text(cursor, "cursor") or None, limit=limit,
+                                       query=_text(query, "query").strip() or None, filters=filters,
+                                       view=_text(view, "view") or None)
             except ValueError:
                 raise refuse("That cursor is not one this app gave out.") from None
             return {"session": session, "jobs": [views.job_summary(r) for r in page.items],

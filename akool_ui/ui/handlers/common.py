@@ -12,7 +12,6 @@ import asyncio
 import functools
 import html
 import inspect
-import ipaddress
 import logging
 import weakref
 from pathlib import Path
@@ -24,19 +23,17 @@ import gradio as gr
 from ...akool.errors import AkoolError
 from ...errors import StudioError
 from ...jobs import JobRecord
-from ...service.owners import is_browser_id
-from ...service.favourites import Favourites
-from ...service.trash import DeleteGrace
+from ...service import is_browser_id
 from ..media import MediaLinks
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ...service.studio import Studio
+    from ...service import Studio
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "STREAM_CONCURRENCY", "API_CONCURRENCY", "QUICK_CONCURRENCY", "TICK_SECONDS", "USER_ERRORS",
-    "StudioAccess", "user_errors", "in_thread", "refuse", "client_address", "QUICK_LANE", "WORK_LANE", "LANE_THREADS",
+    "StudioAccess", "user_errors", "in_thread", "refuse", "request_peer", "QUICK_LANE", "WORK_LANE", "LANE_THREADS",
 ]
 
 # Events that wait on Akool (create, press, watch). They are async and await the tracker, so a high limit
@@ -150,51 +147,24 @@ async def in_thread(fn: Callable[..., Any], *args: Any, lane: str = QUICK_LANE, 
     return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=_limiter(lane))
 
 
-def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(text.strip().strip("[]").split("%", 1)[0])
-    except ValueError:
-        return None
-
-
-def client_address(request: gr.Request | None) -> str | None:
-    """The address of the visitor behind ``request``, for their spending limits; None when it says nothing
-    about the visitor.
-
-    Uvicorn already replaces the peer with ``X-Forwarded-For``'s client when the peer is a proxy on this
-    machine (loopback; more with FORWARDED_ALLOW_IPS). A hosting proxy on a private network (Hugging Face
-    Spaces connects from 10.x) is not trusted by it, so there the peer is that proxy, the same for everyone,
-    and the nearest public address in ``X-Forwarded-For`` is the visitor's. It is read from the right: each
-    proxy appends the address it was called from, so only entries left of the proxies' own are the
-    client's to invent. A public peer is the visitor itself (its headers are ignored). A loopback address
-    (a tunnel such as ``--share`` that does not forward the client) is everyone at once: None, so those
-    visitors are counted by their browser alone rather than all together."""
+def request_peer(request: gr.Request | None) -> tuple[str | None, list[str]]:
+    """The TCP peer of ``request`` and its X-Forwarded-For values, as the server received them (the app turns
+    off uvicorn's own rewriting of the peer, ``server.launch``: whom to trust is ``ClientAddress``'s call)."""
     if request is None:
-        return None
+        return None, []
     client = getattr(request, "client", None)
     peer = str(getattr(client, "host", "") or "") if client is not None else ""
-    peer_ip = _ip(peer)
-    if peer_ip is not None and peer_ip.is_global:
-        return str(peer_ip)
-    hops = [ip for h in _forwarded_for(request).split(",") if (ip := _ip(h)) is not None]
-    for hop in reversed(hops):
-        if hop.is_global:
-            return str(hop)
-    # Only private addresses: a LAN client, directly or as the nearest proxy saw it.
-    for candidate in (hops[-1] if hops else None, peer_ip):
-        if candidate is not None and not (candidate.is_loopback or candidate.is_unspecified):
-            return str(candidate)
-    return None
+    return peer or None, _forwarded_for(request)
 
 
-def _forwarded_for(request: gr.Request) -> str:
-    """Every ``X-Forwarded-For`` value of the request, joined (headers may repeat)."""
+def _forwarded_for(request: gr.Request) -> list[str]:
+    """Every ``X-Forwarded-For`` value of the request (headers may repeat)."""
     headers = getattr(request, "headers", None)
     if headers is None:
-        return ""
+        return []
     if hasattr(headers, "getlist"):  # Starlette's Headers, while the request is live
-        return ",".join(headers.getlist("x-forwarded-for"))
-    return ",".join(str(v) for k, v in dict(headers).items() if str(k).lower() == "x-forwarded-for")
+        return list(headers.getlist("x-forwarded-for"))
+    return [str(v) for k, v in dict(headers).items() if str(k).lower() == "x-forwarded-for"]
 
 
 def _text(value: Any, name: str) -> str:
@@ -226,19 +196,14 @@ class StudioAccess:
     store's own paths (``abspath``) are for reading only.
     """
 
-    def __init__(self, studio: "Studio", media: MediaLinks | None = None):
+    def __init__(self, studio: "Studio", media: MediaLinks):
         self.studio = studio
-        self.media = media or MediaLinks.for_cache(studio.store.cache_dir)
-        # Deleted jobs stay restorable for a while (Undo delete); hidden from every page meanwhile.
-        self.trash = DeleteGrace(studio.delete)
-        self._favourites: Favourites | None = None
+        self.media = media
 
-    @property
-    def favourites(self) -> Favourites:
-        """The owners' starred jobs, in the data folder (opened on first use)."""
-        if self._favourites is None:
-            self._favourites = Favourites(self.studio.store.cache_dir)
-        return self._favourites
+    def client_address(self, request: gr.Request | None) -> str | None:
+        """The address the visitor behind ``request`` is counted under: the peer, or what the proxies this
+        app trusts vouch for (never a header the client wrote itself); None when nothing is known."""
+        return self.studio.client_address(*request_peer(request))
 
     def owner(self, api_key: str | None, browser_id: str | None) -> str:
         return self.studio.owner_for(_key(api_key), browser_id if is_browser_id(browser_id) else None)
@@ -254,11 +219,9 @@ class StudioAccess:
         return self.media.publish(path, owner=record.owner, job_id=record.id, name=name)
 
     def records(self, job_ids: Sequence[str], owner: str) -> list[JobRecord]:
-        """``owner``'s records among ``job_ids``, in order (others' ids and deleted jobs are skipped)."""
+        """``owner``'s records among ``job_ids``, in order (others' ids and deleted jobs are skipped: ``Studio.get``)."""
         records = []
         for job_id in job_ids:
-            if self.trash.is_hidden(job_id):
-                continue
             record = self.studio.get(job_id, owner)
             if record is not None:
                 records.append(record)

@@ -8,17 +8,20 @@ the results panel's (``ResultsHandlers.stream``).
 from __future__ import annotations
 
 import html
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, Mapping
 
 import gradio as gr
 
-from ...akool.models import MODELS, RESOLUTIONS, SCALES, ImageRequest
-from ...service.image_meta import read_settings
-from ...service.uploads import NoPublicUrl
+from ...akool import fields as request_fields
+from ...akool.errors import AkoolError
+from ...akool.models import RESOLUTIONS, ImageRequest
+from ...errors import StudioError
+from ...service import NoPublicUrl, read_settings
 from .. import captions, views
 from ..source_url import SourceUrlChecker
-from ..panels import AUTO_MODEL, FormFill, FormPanel, Updates, new_view, session_of
-from .common import WORK_LANE, StudioAccess, _key, client_address, in_thread, refuse, user_errors
+from ..panels import SOURCE_UPLOAD, FormPanel, Updates, new_view, session_of
+from .boards import BOARD_VALUE, file_into_board
+from .common import WORK_LANE, StudioAccess, _key, in_thread, refuse, user_errors
 from .results import ResultsHandlers
 
 __all__ = ["CreateHandlers"]
@@ -36,48 +39,44 @@ class CreateHandlers:
         self.source_checker = SourceUrlChecker(access.studio)
 
     def build_request(
-        self, prompt: str, negative: str, source_image: str | None, source_url: str, scale: str,
-        resolution: str, batch: float, similar: float, model: str | None = AUTO_MODEL, *,
-        api_key: str | None = None, owner: str | None = None, address: str | None = None,
+        self, values: Mapping[str, Any], *, api_key: str | None = None, owner: str | None = None,
+        address: str | None = None,
     ) -> ImageRequest:
-        """Validate the form; store an upload only once everything else is valid and the visitor (``owner``
-        from ``address``) may still spend and upload."""
-        url = (source_url or "").strip() or None
-        fields = dict(
-            prompt=prompt, negative_prompt=negative or "", scale=scale, resolution=resolution,
-            batch_quantity=1 if batch is None else batch, similar=0.5 if similar is None else similar,
-            model_name=None if model in (None, "", AUTO_MODEL) else model,
-        )
-        if not source_image:
-            return ImageRequest(**fields, source_image_url=url)
+        """Validate the form's named values; store an upload (``SOURCE_UPLOAD``) only once everything else is
+        valid and the visitor (``owner`` from ``address``) may still spend and upload."""
+        upload_path = values.get(SOURCE_UPLOAD)
+        if not upload_path:
+            return request_fields.request_from(values)
         studio = self.access.studio
-        checked = ImageRequest(**fields, source_image_url=_PLACEHOLDER_SOURCE)  # raises on a bad prompt, ratio, ...
-        if not studio.uploads.can_serve:
+        checked = request_fields.request_from(request_fields.with_source(values, _PLACEHOLDER_SOURCE))  # a bad prompt, ratio, ...
+        if not studio.can_upload_sources:
             raise NoPublicUrl()
         if owner is not None:  # over a spending limit: refuse before the upload takes any disk
             studio.check_spending(checked.batch_quantity, api_key=api_key, owner=owner, client_address=address)
-        upload = studio.add_upload(source_image, owner=owner, client_address=address)
-        return ImageRequest(**fields, source_image_url=studio.uploads.url_for(upload))
+        upload = studio.add_upload(upload_path, owner=owner, client_address=address)
+        return request_fields.request_from(request_fields.with_source(values, studio.upload_url(upload)))
 
     @user_errors
     async def generate(
-        self, prompt: str, negative: str, source_image: str | None, source_url: str, scale: str,
-        resolution: str, batch: float, similar: float, model: str, view: dict[str, Any], api_key: str,
-        browser_id: str, request: gr.Request,
+        self, values: Mapping[str, Any], view: dict[str, Any], api_key: str, browser_id: str, request: gr.Request,
     ) -> AsyncIterator[Updates]:
+        """Generate from the form's named values (``FormPanel.named``; a missing one takes its default)."""
         owner = self.access.owner(api_key, browser_id)
-        address = client_address(request)
-        if (source_url or "").strip() and not source_image:  # a bad URL is refused now, naming what is wrong
+        address = self.access.client_address(request)
+        source_url = request_fields.source_url(values)
+        if source_url and not values.get(SOURCE_UPLOAD):  # a bad URL is refused now, naming what is wrong
             check = await in_thread(self.source_checker.check, source_url, lane=WORK_LANE)
             if check is not None and not check.ok:
                 raise refuse(check.sentence)
         image_request = await in_thread(
-            self.build_request, prompt, negative, source_image, source_url, scale, resolution, batch, similar, model,
-            api_key=_key(api_key), owner=owner, address=address,
+            self.build_request, values, api_key=_key(api_key), owner=owner, address=address,
         )
+        # Over the credit left? Asked once (NotEnoughCredit's sentence); pressing again sends it.
+        await in_thread(self.access.studio.check_credit, image_request, api_key=_key(api_key), owner=owner)
         records = await in_thread(
             self.access.studio.submit, image_request, lane=WORK_LANE, api_key=_key(api_key), owner=owner, client_address=address
         )
+        await in_thread(file_into_board, self.access, owner, values.get(BOARD_VALUE), records)
         own = _key(api_key) is not None
         made = {r.id: views.session_entry(r, own=own) for r in records}
         view = new_view([r.id for r in records], session={**session_of(view), **made})
@@ -121,7 +120,7 @@ class CreateHandlers:
             raise refuse("Select an image first, then press a button.")
         child = await in_thread(
             self.access.studio.press, job_id, button, lane=WORK_LANE, api_key=_key(api_key), owner=owner,
-            client_address=client_address(request),
+            client_address=self.access.client_address(request),
         )
         made = views.session_entry(child, own=_key(api_key) is not None)
         view = {
@@ -157,13 +156,24 @@ class CreateHandlers:
 
     # --- filling the form --------------------------------------------------------------------------
 
-    def cost(self, batch: float | None) -> Updates:
-        """What Generate will make and probably cost, as the batch slider moves."""
+    def cost(self, batch: float | None, resolution: str | None = None, api_key: str | None = None) -> Updates:
+        """What Generate will make and probably cost (learned from what Akool charged here), and the credit
+        left when this visitor may see it: as the batch or resolution change, the key is entered, a page
+        opens and a job ends (the balance is read again then)."""
         try:
             jobs = min(4, max(1, int(batch or 1)))
         except (TypeError, ValueError, OverflowError):
             jobs = 1
-        return {self.form.cost: captions.cost_line(jobs)}
+        resolution = resolution if resolution in RESOLUTIONS else request_fields.field("resolution").default
+        studio = self.access.studio
+        estimate = studio.credit_estimate(jobs, resolution)
+        try:
+            key = _key(api_key)
+            balance = studio.credit_balance(key)
+        except (StudioError, AkoolError, gr.Error):  # a key of an impossible shape: no balance
+            key, balance = None, None
+        demo = key is None and studio.mode == "demo"
+        return {self.form.cost: captions.cost_line(estimate, balance, demo=demo)}
 
     @user_errors
     async def check_source_url(self, source_url: str) -> Updates:
@@ -184,29 +194,18 @@ class CreateHandlers:
         settings = read_settings(source_image) if source_image else None
         if settings is None:
             return {component: gr.skip() for component in self.form.restorable()}
-        scale = settings.get("scale")
-        resolution = settings.get("resolution")
-        model = settings.get("model_name")
-        updates = self.form.fill(FormFill(
-            prompt=str(settings.get("prompt", "")),
-            negative=str(settings.get("negative_prompt", "")),
-            source_image=None, source_url="",
-            scale=scale if scale in SCALES else "1:1",
-            resolution=resolution if resolution in RESOLUTIONS else "1080p",
-            batch=1,
-            similar=_similar(settings.get("similar")),
-            model=model if model in MODELS else AUTO_MODEL,
-            has_source=True,
-        ))
+        restored = request_fields.restorable(settings, request_fields.SAVED_FIELDS)
+        updates = self.form.fill(request_fields.with_source(restored, None), has_source=True)
         updates = {c: updates[c] for c in self.form.restorable()}  # the dropped image stays; the batch is not its
         gr.Info(html.escape(
             f"Settings restored from the image: “{views.short_text(str(settings.get('prompt', '')), 40)}”. It is also "
             "the source image now: clear it for text-to-image.", quote=False))
         return updates
 
-    def source_changed(self, source_image: str | None, source_url: str) -> Updates:
-        """``similar`` only means something for image-to-image."""
-        return self.form.show_similar(bool(source_image or (source_url or "").strip()))
+    def source_changed(self, values: dict[Any, Any]) -> Updates:
+        """A source image came or went: ``similar`` (and choices such as "Original") mean something only for
+        image-to-image. Takes the whole form (its inputs as a set: {component: value})."""
+        return self.form.for_source(self.form.named(values))
 
     @user_errors
     def use_as_source(self, view: dict[str, Any], api_key: str, browser_id: str) -> Updates:
@@ -233,26 +232,10 @@ class CreateHandlers:
         if not request.get("scale") and record.parent_id:  # a U/V job: its settings are its parent's
             parent = self.access.studio.get(record.parent_id, owner)
             request = {**(parent.request if parent else {}), **request}
-        source_url = request.get("source_image_url") or ""
-        upload = self.access.studio.uploads.resolve_url(source_url) if source_url else None
+        values = request_fields.restorable(request)
+        source_url = request_fields.source_url(values)
+        upload = self.access.studio.upload_for_url(source_url) if source_url else None
         gr.Info(html.escape(views.reused_sentence(record), quote=False))
-        return self.form.fill(FormFill(
-            prompt=request.get("prompt", ""),
-            negative=request.get("negative_prompt", ""),
-            source_image=self.access.link(record, upload.path) if upload else None,
-            source_url="" if upload else source_url,
-            scale=request.get("scale", "1:1"),
-            resolution=request.get("resolution", "1080p"),
-            batch=int(request.get("batch_quantity", 1)),
-            similar=float(request.get("similar", 0.5)),
-            model=request.get("model_name") or AUTO_MODEL,
-            has_source=bool(source_url),
-        ))
-
-
-def _similar(value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return 0.5
-    return number if 0.0 <= number <= 1.0 else 0.5
+        values = request_fields.with_source(values, None if upload else source_url)
+        return self.form.fill({**values, SOURCE_UPLOAD: self.access.link(record, upload.path) if upload else None},
+                              has_source=bool(source_url))

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ...jobs import JobRecord
-from ...service.exports import tagged_copy, zip_files
-from ...service.image_meta import settings_of
+from ...service import settings_of
+from ..exports import tagged_copy, zip_files
 from .common import StudioAccess
 
 __all__ = ["Downloads", "download_name"]

@@ -9,11 +9,12 @@ from typing import Any, AsyncIterator
 import gradio as gr
 
 from ...jobs import JobRecord
-from ...service.owners import is_browser_id
+from ...service import VIEW_ALL, VIEW_FAVOURITES, is_board_id, is_browser_id
 from .. import views
 from ..assets import placeholder_for
 from ..mode_text import empty_history
 from ..panels import HistoryPanel, HistoryRender, KeyPanel, Updates, new_history_state, new_view, session_of
+from .boards import filters_of, history_filter
 from .common import StudioAccess, _key, in_thread, refuse, user_errors
 from .results import ResultsHandlers
 
@@ -33,38 +34,37 @@ class HistoryHandlers:
         self.results = results
 
     def render(self, state: dict[str, Any], owner: str, *, own_key: bool = False) -> HistoryRender:
-        """The page of ``owner``'s history that ``state`` points at."""
-        if state.get("favourites"):
-            items, next_cursor = self._favourites_page(state, owner)
-        else:
-            cursor = state["cursors"][state["page"]]
-            page = self.access.studio.history(owner, cursor=cursor, limit=HISTORY_PAGE_SIZE, query=state["query"] or None)
-            items = [r for r in page.items if not self.access.trash.is_hidden(r.id)]  # deleted, undo still possible
-            next_cursor = page.next_cursor
-        stars = set(self.access.favourites.ids(owner))
-        tiles = [(self._tile(r), ("★ " if r.id in stars else "") + views.history_caption(r)) for r in items]
-        state = {**state, "ids": [r.id for r in items], "next": next_cursor}
+        """The page of ``owner``'s history that ``state`` points at (its view: all jobs, the favourites or
+        a board; its filters: see ``boards.history_filter``)."""
+        studio = self.access.studio
+        view = VIEW_FAVOURITES if state.get("favourites") else (state.get("view") or VIEW_ALL)
+        filters = history_filter(**(state.get("filters") or {}))
+        cursor = state["cursors"][state["page"]]
+        page = studio.history(owner, cursor=cursor, limit=HISTORY_PAGE_SIZE, query=state["query"] or None,
+                              filters=filters, view=view)
+        items, next_cursor = page.items, page.next_cursor
+        stars = set(studio.favourite_ids(owner))
+        captions = [views.history_caption(r) for r in items]
+        tiles = [(self._tile(r), ("★ " if r.id in stars else "") + caption) for r, caption in zip(items, captions)]
+        # "view" stays the Show list's (the favourites box overrides it without changing the list).
+        state = {**state, "ids": [r.id for r in items], "labels": captions, "next": next_cursor, "owner": owner,
+                 "view": state.get("view") or VIEW_ALL}
+        board = next((b.name for b in studio.list_boards(owner) if b.id == view), None) if is_board_id(view) else None
+        searching = bool(state["query"]) or not filters.is_empty
         if items:
-            label = f"Page {state['page'] + 1}" + (" of your favourites" if state.get("favourites") else "")
-        elif state.get("favourites"):
-            label = "No favourites yet: star a job (☆ Favourite) to find it here." if not state["query"] else (
+            label = f"Page {state['page'] + 1}" + (" of your favourites" if view == VIEW_FAVOURITES else (
+                f" of “{board}”" if board else ""))
+        elif next_cursor is not None:
+            label = "No match among the jobs looked at so far: press Older → to look further back."
+        elif view == VIEW_FAVOURITES:
+            label = "No favourites yet: star a job (☆ Favourite) to find it here." if not searching else (
                 "No favourites match that search.")
+        elif board:
+            label = f"Nothing on “{board}” yet: tick Select, pick jobs and press Add to board." if not searching else (
+                "Nothing on this board matches that search.")
         else:
-            label = empty_history(own_key=own_key, searching=bool(state["query"]))
+            label = empty_history(own_key=own_key, searching=searching)
         return HistoryRender(tiles, state, label, has_newer=state["page"] > 0, has_older=next_cursor is not None)
-
-    def _favourites_page(self, state: dict[str, Any], owner: str) -> tuple[list[JobRecord], str | None]:
-        """One page of ``owner``'s starred jobs (newest job first), searched like the history."""
-        query = (state["query"] or "").casefold()
-        records = [
-            r for job_id in self.access.favourites.ids(owner)
-            if not self.access.trash.is_hidden(job_id) and (r := self.access.studio.get(job_id, owner)) is not None
-            and query in (r.prompt or "").casefold()
-        ]
-        records.sort(key=lambda r: r.created_at, reverse=True)
-        start = state["page"] * HISTORY_PAGE_SIZE
-        more = len(records) > start + HISTORY_PAGE_SIZE
-        return records[start:start + HISTORY_PAGE_SIZE], (str(state["page"] + 1) if more else None)
 
     def _tile(self, record: JobRecord) -> str:
         """A link to the job's first image, or a placeholder for its state (running, failed, timed out)."""
@@ -76,10 +76,14 @@ class HistoryHandlers:
         return self.panel.updates(self.render(state, owner, own_key=_key(api_key) is not None))
 
     @user_errors
-    def refresh(self, query: str, favourites: bool, api_key: str, browser_id: str) -> Updates:
+    def refresh(self, query: str, favourites: bool, api_key: str, browser_id: str, view: str = VIEW_ALL,
+                *filters: Any) -> Updates:
+        """The first page again, for the search box, the favourites box, the view and the filters
+        (``BoardsPanel.filter_inputs``, in that order)."""
         owner = self.access.owner(api_key, browser_id)
         self.access.studio.remember(_key(api_key), owner)  # their own key is back: resume their unfinished jobs
-        state = {**new_history_state((query or "").strip()), "favourites": favourites is True}
+        state = {**new_history_state((query or "").strip()), "favourites": favourites is True,
+                 "view": view if isinstance(view, str) and view else VIEW_ALL, "filters": filters_of(filters)}
         return self._show(state, owner, api_key)
 
     @user_errors
@@ -108,9 +112,9 @@ class HistoryHandlers:
         if not (isinstance(evt.index, int) and 0 <= evt.index < len(ids)):
             raise refuse("That job is no longer in your history.")
         record = await in_thread(studio.get, ids[evt.index], owner)
-        if record is None or self.access.trash.is_hidden(record.id):
+        if record is None:
             raise refuse("That job is no longer in your history.")
-        children = [c.id for c in await in_thread(studio.children, record.id, owner) if not self.access.trash.is_hidden(c.id)]
+        children = [c.id for c in await in_thread(studio.children, record.id, owner)]
         view = new_view([record.id, *children], selected=record.id, session=session_of(view))
         records = await in_thread(self.access.records, view["jobs"], owner)
         async for update in self.results.stream(view, owner, records):
@@ -126,6 +130,22 @@ class HistoryHandlers:
         owner = self.access.owner(api_key, browser_id)
         self.access.studio.remember(_key(api_key), owner)
         return self._show(new_history_state(), owner, api_key)
+
+    @user_errors
+    def catch_up(self, state: dict[str, Any] | None, api_key: str | None, browser_id: str | None) -> Updates:
+        """After page load's history has landed: if a key was typed (or forgotten) while it was on its way,
+        its answer is for the owner of a moment ago and may have overwritten the newer one; show the current
+        owner's history again. Nothing changes when they are the same owner (the usual case)."""
+        # Unchanged is a skip per output: an empty dict is read by Gradio as one value for five outputs.
+        unchanged = {component: gr.skip() for component in self.panel.outputs()}
+        if not is_browser_id(browser_id) and not _key(api_key):
+            return unchanged
+        owner = self.access.owner(api_key, browser_id)
+        state = state if isinstance(state, dict) else {}
+        if state.get("owner") == owner:
+            return unchanged
+        self.access.studio.remember(_key(api_key), owner)
+        return self._show(new_history_state(state.get("query") or ""), owner, api_key)
 
     @user_errors
     def forget_key(self, query: str, browser_id: str) -> Updates:

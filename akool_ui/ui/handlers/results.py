@@ -81,7 +81,7 @@ class ResultsHandlers:
             view=view,
             details=details,
             original=original,
-            starred=self.access.favourites.is_starred(selected.owner, selected.id) if selected is not None else None,
+            starred=self.access.studio.is_favourite(selected.owner, selected.id) if selected is not None else None,
             prompt=(selected.prompt or "") if selected is not None else "",
             full_size=captions.full_size_link(original, selected, index),
             compare=self._before_after(selected, parent),
@@ -94,7 +94,7 @@ class ResultsHandlers:
             final=selected is not None and selected.is_final,
             running=selected is not None and selected.is_in_flight,
             resumable=selected is not None and selected.can_check_again,
-            undo=bool((view.get("deleted") or {}).get("id")) and self.access.trash.is_hidden(view["deleted"]["id"]),
+            undo=bool((view.get("deleted") or {}).get("id")) and self.access.studio.is_deleted(view["deleted"]["id"]),
         )
 
     def status(self, records: Sequence[JobRecord], *, note: str | None = None) -> str:
@@ -170,12 +170,10 @@ class ResultsHandlers:
         job_id = (view or {}).get("selected")
         if not job_id:
             raise refuse("Select a job first.")
-        record = self.access.studio.get(job_id, owner)
-        if record is None or self.access.trash.is_hidden(job_id):
+        if not self.access.studio.delete(job_id, owner):
             raise refuse("That job is no longer in your history.")
-        self.access.trash.hide(job_id, owner)
         self.access.media.revoke(owner, job_id)
-        minutes = round(self.access.trash.grace_seconds / 60)
+        minutes = round(self.access.studio.undo_seconds / 60)
         gr.Info(f"Deleted from your history. Its files are removed in {minutes} minutes: press “Undo delete” "
                 "to bring it back.")
         remaining = [j for j in view["jobs"] if j != job_id]
@@ -190,9 +188,9 @@ class ResultsHandlers:
         record = self.access.selected(view or {}, records)
         if record is None:
             raise refuse("Select a job first.")
-        starred = not self.access.favourites.is_starred(owner, record.id)
+        starred = not self.access.studio.is_favourite(owner, record.id)
         try:
-            self.access.favourites.set(owner, record.id, starred)
+            self.access.studio.set_favourite(owner, record.id, starred)
         except OSError:
             raise refuse("The favourite could not be saved; please try again.") from None
         return self.updates(view, records)
@@ -203,7 +201,7 @@ class ResultsHandlers:
         owner = self.access.owner(api_key, browser_id)
         deleted = (view or {}).get("deleted") or {}
         job_id = deleted.get("id")
-        if not job_id or not self.access.trash.restore(job_id, owner):
+        if not job_id or not self.access.studio.undo_delete(job_id, owner):
             raise refuse("That job can no longer be brought back.")
         gr.Info("The job is back in your history.")
         view = new_view(deleted.get("jobs") or [job_id], selected=job_id, session=session_of(view))
