@@ -239,8 +239,9 @@ def assemble_studio(
     callbacks = Callbacks(settings, demo=demo, local_url=lambda: uploads.local_url)
     policy = _poll_policy(settings)
     pacing = _pacing(settings, policy, documents, clients, callbacks, demo=demo, demo_durations=demo_durations)
-    # The tracker's clock (monotonic) places the slots; a 1005's slow-down is shared, dated by the wall clock.
-    poll_budgets = PollBudgets(settings.poll_budget, clock=time.monotonic, documents=documents,
+    # A credential's poll slots are the storage's (on shared storage, one rate for every replica, as Akool
+    # counts them); a 1005's slow-down is shared, dated by the wall clock.
+    poll_budgets = PollBudgets(settings.poll_budget, clock=time.monotonic, documents=documents, slots=storage.slots,
                                shared_name=credentials.shared_name, wall=time.time) if settings.poll_budget else None
     tracker = assemble_tracker(storage, limits=SizeLimits.from_settings(settings), policy=policy,
                                client_for=credentials.client_for_record, pacing=pacing, poll_budget=poll_budgets)

@@ -260,7 +260,10 @@ def run_once(args: argparse.Namespace, replicas: int, *, kill: bool, stores: tup
             else:
                 results.append(item)
         with log.lock:
-            polls, made = list(log.polls), set(log.made)
+            polls, made, created = list(log.polls), set(log.made), dict(log.created)
+        if args.dump:
+            with open(f"{args.dump}-{replicas}.json", "w") as out:
+                json.dump({"killed": killed, "killed_at": killed_at, "created": created, "polls": polls}, out)
         events = probe_samples[probe_first:]
         latencies = [ms for r in results for ms in r.get("latencies", [])]
         return {
@@ -294,6 +297,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300.0, help="give up on a session after this long")
     parser.add_argument("--no-baseline", action="store_true", help="skip the one-replica run")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (replica logs)")
+    parser.add_argument("--dump", default="", help="write each run's creates and polls to DUMP-<replicas>.json")
     parser.add_argument("--role", choices=("conductor", "proxy", "sessions"), default="conductor", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--backends", default="", help=argparse.SUPPRESS)

@@ -25,6 +25,8 @@ class AkoolLog:
         self.lock = threading.Lock()
         self.polls: list[tuple[float, int, str]] = []
         self.made: set[str] = set()
+        self.created: dict[str, tuple[float, int]] = {}
+        """Job id -> (when Akool answered its create, which replica asked)."""
 
 
 def start_forwarder(replica: int, target_port: int, log: AkoolLog) -> ThreadingHTTPServer:
@@ -48,7 +50,9 @@ def start_forwarder(replica: int, target_port: int, log: AkoolLog) -> ThreadingH
                     log.polls.append((now, replica, job_id))
             elif self.command == "POST" and "/create" in self.path:
                 with log.lock:
-                    log.made.update(m.decode() for m in _JOB_ID.findall(data))
+                    for match in _JOB_ID.findall(data):
+                        log.made.add(match.decode())
+                        log.created.setdefault(match.decode(), (now, replica))
             self.send_response(answer.status)
             for key, value in answer.getheaders():
                 if key.lower() not in ("content-length", "transfer-encoding", "connection"):

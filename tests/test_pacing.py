@@ -7,12 +7,13 @@ import logging
 
 import pytest
 
-from akool_ui.adapters.local import LocalDocuments, MemoryDocuments
+from akool_ui.adapters.local import LocalDocuments, MemoryDocuments, MemorySlots
 from akool_ui.akool.models import JobStatus
 from akool_ui.akool.polling import PollPolicy
 from akool_ui.jobs import JobRecord
 from akool_ui.service.runtime.durations import AKOOL_PRIOR, ENOUGH_SAMPLES, DurationBook, scaled_prior
 from akool_ui.service.runtime.pacing import JobPlan, Pacing, poll_offsets
+from akool_ui.service.ports import StorageUnavailable
 from akool_ui.service.runtime.poll_budget import RECOVERY_SECONDS, PollBudgets
 
 POLICY = PollPolicy(interval=1.0, max_interval=5.0, deadline=600.0)
@@ -188,7 +189,7 @@ def test_1005_halves_the_budget_and_it_recovers_without_more():
     assert PollBudgets(0, clock=clock).reserve(client) == 0.0  # 0: no budget
 
 
-def test_a_1005_slows_every_process_on_the_credential_and_slots_stay_per_process():
+def test_a_1005_slows_every_process_on_the_credential():
     clock, shared = Clock(), MemoryDocuments()
     name = {"server": "server"}.get  # what each process calls the credential
     here = PollBudgets(4.0, clock=clock, documents=shared, shared_name=lambda c: name(c.kind))
@@ -204,10 +205,40 @@ def test_a_1005_slows_every_process_on_the_credential_and_slots_stay_per_process
     assert here.rate_of(server_here) == pytest.approx(there.rate_of(server_there))
     here.slow_down(visitor)  # a credential with no shared name slows down here only
     assert there.rate_of(visitor) == 4.0
-    # the slots are each process's own: both may start a burst
+    # without a Slots port the slots are each process's own: both may start a burst
     assert here.reserve(server_here) == 0.0 and there.reserve(server_there) == 0.0
     clock.now += RECOVERY_SECONDS + 2
     assert there.rate_of(server_there) == pytest.approx(4.0)
+
+
+def test_two_processes_on_shared_slots_poll_a_credential_at_one_rate_together():
+    clock = Clock()
+    slots = MemorySlots(clock=clock)  # stands in for the shared store's (the contract test runs Redis's)
+    named = {"server": "server"}.get
+    here = PollBudgets(5.0, clock=clock, slots=slots, shared_name=lambda c: named(c.kind))
+    there = PollBudgets(5.0, clock=clock, slots=slots, shared_name=lambda c: named(c.kind))
+    server_here, server_there, visitor_here, visitor_there = Credential(), Credential(), Credential(), Credential()
+    server_here.kind = server_there.kind = "server"
+    visitor_here.kind = visitor_there.kind = "visitor"  # no shared name: each process's own slots
+    waits = [(here if i % 2 else there).reserve(server_here if i % 2 else server_there) for i in range(20)]
+    assert waits[:10] == [0.0] * 10  # one burst between them: two seconds' worth of 5 a second
+    assert waits[10:] == pytest.approx([0.2 * (i + 1) for i in range(10)])  # then 5 a second in all, not 10
+    assert here.reserve(visitor_here) == 0.0 and there.reserve(visitor_there) == 0.0
+
+
+class DownSlots:
+    def take(self, name, *, gap, burst):
+        raise StorageUnavailable("slot 'polls/server' could not be taken: the shared store (Redis) did not answer")
+
+
+def test_unreachable_shared_slots_leave_each_process_its_own_budget(caplog):
+    clock = Clock()
+    budgets = PollBudgets(5.0, clock=clock, slots=DownSlots(), shared_name=lambda c: "server")
+    client = Credential()
+    with caplog.at_level(logging.WARNING):
+        waits = [budgets.reserve(client) for _ in range(12)]
+    assert waits[:10] == [0.0] * 10 and waits[10:] == pytest.approx([0.2, 0.4])  # polls go on, still spaced
+    assert sum("shared poll slots could not be reached" in r.getMessage() for r in caplog.records) == 1
 
 
 def test_durations_learned_in_two_processes_are_both_kept(tmp_path):

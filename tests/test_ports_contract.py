@@ -300,3 +300,33 @@ def test_blobs_put_open_list_and_delete(storage):
     for bad in ("../x", "/etc/passwd", "a/../../b", "uploads\\x"):
         with pytest.raises(ValueError):
             blobs.put(bad, b"x")
+
+
+# --- slots -----------------------------------------------------------------------------------------------
+
+
+def test_slots_give_a_burst_at_once_then_one_turn_per_gap(storage):
+    waits = [storage.slots.take("polls/contract", gap=0.5, burst=1.0) for _ in range(5)]
+    assert waits[:2] == [0.0, 0.0]  # one second's worth of turns (two) at once
+    assert waits[2] == pytest.approx(0.5, abs=0.1) and waits[3] == pytest.approx(1.0, abs=0.1)
+    assert waits[4] == pytest.approx(1.5, abs=0.1)
+    assert storage.slots.take("polls/another", gap=0.5, burst=0.5) == 0.0  # each name its own turns
+    time.sleep(0.3)
+    assert storage.slots.take("polls/contract", gap=0.5, burst=1.0) == pytest.approx(1.7, abs=0.1)
+
+
+def test_two_replicas_on_one_redis_take_turns_from_one_rate(shared_servers, tmp_path):
+    from akool_ui.adapters.shared import SharedStorage
+    from akool_ui.settings import Settings
+    from shared_servers import shared_env, unique_prefix
+
+    env = shared_env(shared_servers, unique_prefix())
+    one = SharedStorage.from_settings(Settings.from_env({**env, "AKOOL_CACHE_DIR": str(tmp_path / "one")}))
+    two = SharedStorage.from_settings(Settings.from_env({**env, "AKOOL_CACHE_DIR": str(tmp_path / "two")}))
+    try:
+        waits = [(one if i % 2 else two).slots.take("polls/server", gap=0.5, burst=0.5) for i in range(4)]
+        assert waits[0] == 0.0
+        assert waits[1:] == pytest.approx([0.5, 1.0, 1.5], abs=0.1)  # one queue of turns, not one each
+    finally:
+        one.close()
+        two.close()

@@ -16,7 +16,7 @@ from akool_ui.akool.errors import CannotOperate, GenerationFailed, JobNotFound
 from akool_ui.akool.models import ImageRequest
 from akool_ui.akool.transport import RetryPolicy
 from akool_ui.akool.webhook import parse_webhook
-from akool_ui.jobs import ImageState, RecordState
+from akool_ui.jobs import ImageState, JobRecord, RecordState
 from akool_ui.adapters.local.store import JobStore
 from akool_ui.service.runtime.tracker import JobTracker
 
@@ -388,6 +388,48 @@ def test_closing_while_files_are_still_queued_lets_every_download_thread_end(mak
         assert not thread.is_alive(), "a download turn still waits on fetches cancelled by close()"
     latest = store.records.get(record.id)
     assert any(entry.needs_download for entry in latest.images)  # left for the next start, not lost
+
+
+def _orphaned_mid_download(make_tracker, simulator, store, client, prompt: str) -> JobRecord:
+    """A job whose first poller saw it done and closed while its files were still coming (a replica that
+    died mid-download: its lease released, as a dead replica's lapses)."""
+    simulator.sim.delay(1.5, times=None, kinds=("file",))
+    first = make_tracker(download_workers=1)
+    (record,) = first.submit(ImageRequest(prompt, resolution="1080p"), client=client, owner=OWNER)
+    deadline = time.monotonic() + 20
+    while store.records.get(record.id).state is not RecordState.DOWNLOADING:
+        assert time.monotonic() < deadline, "the job never started downloading"
+        time.sleep(0.05)
+    first.close()
+    simulator.sim.reset_faults()
+    return store.records.get(record.id)
+
+
+def test_a_job_adopted_mid_download_is_downloaded_with_the_links_already_seen(make_tracker, client, simulator, store):
+    record = _orphaned_mid_download(make_tracker, simulator, store, client, "adopted mid-download")
+    polls = simulator.sim.stats()["info_polls"].get(record.id, 0)
+    second = make_tracker()
+    assert second.adopt_orphans() == 1
+    _, latest = wait_final(second, [record.id])
+    assert latest[record.id].state is RecordState.SUCCEEDED and latest[record.id].all_images_stored
+    assert simulator.sim.stats()["info_polls"].get(record.id, 0) == polls  # no poll to be told it again
+
+
+def test_a_job_found_downloading_with_links_seen_long_ago_is_asked_about_first(make_tracker, client, simulator, store):
+    from akool_ui.service.runtime.turns import FRESH_LINKS_SECONDS
+
+    record = _orphaned_mid_download(make_tracker, simulator, store, client, "links seen long ago")
+    polls = simulator.sim.stats()["info_polls"].get(record.id, 0)
+
+    def seen_long_ago(rec: JobRecord) -> None:
+        rec.status_history = [(state, at - FRESH_LINKS_SECONDS - 60) for state, at in rec.status_history]
+
+    store.records.update(record.id, seen_long_ago)
+    second = make_tracker()
+    assert second.adopt_orphans() == 1
+    _, latest = wait_final(second, [record.id])
+    assert latest[record.id].state is RecordState.SUCCEEDED and latest[record.id].all_images_stored
+    assert simulator.sim.stats()["info_polls"].get(record.id, 0) == polls + 1  # fresh links first
 
 
 def test_an_orphan_is_adopted_at_its_next_planned_look_not_polled_at_once(make_tracker, client, simulator):

@@ -6,10 +6,11 @@
     Documents    small JSON documents by name, with compare-and-set (ledger, durations, favourites, keys)
     Leases       "this one does it": who polls or downloads a job, a webhook payload seen once
     EventBus     job events: publish, and subscribe to some jobs
+    Slots        evenly spaced turns at a rate shared by everyone on the store (a credential's polls)
 
 ``akool_ui.adapters.local`` is today's engine behind them (diskcache + SQLite for records, files for
 blobs, one JSON file per document with a lock file for compare-and-set, leases in a small SQLite file,
-in-process events); ``bootstrap`` is the one place that chooses and builds an adapter. Nothing in
+in-process events and slots); ``bootstrap`` is the one place that chooses and builds an adapter. Nothing in
 ``service`` names diskcache, SQLite or a file path.
 
 Errors an adapter raises are the ones below (``RecordNotFound``, ``OwnerMismatch``, ``BlobNotFound``,
@@ -30,9 +31,9 @@ from ..jobs import JobRecord, Page
 from ..jobs.events import JobEvent
 
 __all__ = [
-    "Storage", "JobRecords", "Blobs", "BlobInfo", "Documents", "Leases", "Lease", "EventBus", "Subscription",
+    "Storage", "JobRecords", "Blobs", "BlobInfo", "Documents", "Leases", "Lease", "EventBus", "Subscription", "Slots",
     "Versioned", "StorageError", "RecordNotFound", "OwnerMismatch", "BlobNotFound", "Conflict", "StorageUnavailable",
-    "update_document", "backoff",
+    "update_document", "backoff", "gcra",
 ]
 
 T = TypeVar("T")
@@ -241,13 +242,34 @@ class EventBus(Protocol):
 
 
 @runtime_checkable
+class Slots(Protocol):
+    """Turns evenly spaced in time, counted by everyone on the store (GCRA, the generic cell rate
+    algorithm): one Akool credential's polls from every replica draw on one rate, as Akool counts them."""
+
+    def take(self, name: str, *, gap: float, burst: float) -> float:
+        """Take ``name``'s next turn, ``gap`` seconds after the one before; turns left unused add up to
+        ``burst`` seconds' worth (``burst / gap`` turns) that go at once: seconds until it comes (0: now)."""
+        ...
+
+
+def gcra(due: float | None, now: float, gap: float, burst: float) -> tuple[float, float]:
+    """One ``Slots.take`` by GCRA, for adapters that keep the time a name's next turn is ``due`` (None:
+    never taken): (seconds until this turn, when the turn after it is due)."""
+    due = now if due is None or due < now else due
+    wait = due - burst + gap - now
+    return (wait if wait > 1e-6 else 0.0), due + gap  # float dust is not a wait
+
+
+@runtime_checkable
 class Storage(Protocol):
     """One adapter's ports together, as bootstrap opens them, closed together."""
 
     records: JobRecords
     blobs: Blobs
+    documents: Documents
     leases: Leases
     events: EventBus
+    slots: Slots
 
     def private_folders(self) -> list[Path]:
         """Folders of this machine that must never be served as files (none for a remote store)."""

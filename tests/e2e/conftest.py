@@ -139,6 +139,27 @@ def slow_app_process(tmp_path):
 
 
 @pytest.fixture()
+def open_studio(browser):
+    """``open_studio(url, viewport, **context_options)``: the studio at ``url`` in a browser context of its
+    own (closed after the test), once its form and history are on the page."""
+    contexts = []
+
+    def open_(url: str, viewport: dict, **context_options):
+        context = browser.new_context(viewport=viewport, **context_options)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(url)
+        page.locator("#prompt textarea").wait_for()
+        page.locator("#history-pager").wait_for(state="attached")
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture()
 def page(browser):
     context = browser.new_context(viewport={"width": 1360, "height": 1000}, accept_downloads=True)
     page = context.new_page()

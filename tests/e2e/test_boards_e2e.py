@@ -82,13 +82,8 @@ def _shoot_history(page, path) -> None:
 
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
-def test_a_board_is_made_generated_into_shown_filled_zipped_and_emptied_with_undo(browser, app, screenshots, size):
-    context = browser.new_context(viewport=VIEWPORTS[size], accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(app.url)
-    page.locator("#prompt textarea").wait_for()
-    page.locator("#history-pager").wait_for(state="attached")
+def test_a_board_is_made_generated_into_shown_filled_zipped_and_emptied_with_undo(open_studio, app, screenshots, size):
+    page = open_studio(app.url, VIEWPORTS[size], accept_downloads=True)
     lighthouse, teapot, kite = (f"{size} lighthouse at dawn", f"{size} copper teapot", f"{size} red kite")
     _generate(page, lighthouse)
     _generate(page, teapot)
@@ -169,4 +164,3 @@ def test_a_board_is_made_generated_into_shown_filled_zipped_and_emptied_with_und
     _wait_text(page, "board-status", "deleted; its jobs are still in your history")
     _wait_captions(page, [lighthouse, teapot, kite])
     assert page.locator("#history-view input").input_value() == "All jobs"
-    context.close()

@@ -66,13 +66,9 @@ def _same(boxes: list[list[float]]) -> bool:
 
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
-def test_compare_two_candidates_then_an_upscale_beside_its_parent(browser, app, screenshots, size):
+def test_compare_two_candidates_then_an_upscale_beside_its_parent(open_studio, app, screenshots, size):
     viewport = VIEWPORTS[size]
-    context = browser.new_context(viewport=viewport)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(app.url)
-    page.locator("#prompt textarea").wait_for()
+    page = open_studio(app.url, viewport)
     page.locator("#prompt textarea").fill(f"A red kite over the dunes ({size})")
     page.locator("#generate").click()
     # four stored candidates (a tile still coming has no pixel size in its caption)
@@ -153,4 +149,3 @@ def test_compare_two_candidates_then_an_upscale_beside_its_parent(browser, app, 
 
     page.locator("#compare-close").click()
     page.locator("#compare-view").wait_for(state="hidden")
-    context.close()

@@ -56,16 +56,6 @@ def shared_app(sim, tmp_path_factory):
     print(app.log_tail(20))
 
 
-def _open(browser, app, viewport):
-    context = browser.new_context(viewport=viewport)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(app.url)
-    page.locator("#prompt textarea").wait_for()
-    page.locator("#history-pager").wait_for(state="attached")
-    return page
-
-
 def _cost_says(page, text: str, timeout: int = 30_000) -> None:
     page.wait_for_function("(t) => document.querySelector('#generate-cost').innerText.includes(t)", arg=text,
                            timeout=timeout)
@@ -78,8 +68,8 @@ def _toast(page) -> str:
 
 
 @pytest.mark.parametrize("size", VIEWPORTS)
-def test_the_operator_sees_the_balance_drop_after_a_job(browser, sim, local_app, screenshots, size):
-    page = _open(browser, local_app, VIEWPORTS[size])
+def test_the_operator_sees_the_balance_drop_after_a_job(open_studio, sim, local_app, screenshots, size):
+    page = open_studio(local_app.url, VIEWPORTS[size])
     _cost_says(page, "Akool credit: ")
     cost = page.locator("#generate-cost").inner_text()
     shown = int(re.search(r"Akool credit: ([\d,]+)", cost).group(1).replace(",", ""))
@@ -97,11 +87,11 @@ def test_the_operator_sees_the_balance_drop_after_a_job(browser, sim, local_app,
 
 @pytest.mark.parametrize("size", VIEWPORTS)
 def test_an_own_key_shows_its_balance_and_a_generate_it_cannot_pay_is_warned_about(
-    browser, sim, local_app, screenshots, size,
+    open_studio, sim, local_app, screenshots, size,
 ):
     key = "Visitor" + secrets.token_hex(8) + "v"
     sim.sim.add_account(api_key=key, credit=5)
-    page = _open(browser, local_app, VIEWPORTS[size])
+    page = open_studio(local_app.url, VIEWPORTS[size])
     _cost_says(page, "Akool credit:")  # the operator's, until a key is entered
     box = page.locator("#api-key input")
     box.fill(key)
@@ -126,8 +116,8 @@ def test_an_own_key_shows_its_balance_and_a_generate_it_cannot_pay_is_warned_abo
 
 
 @pytest.mark.parametrize("size", VIEWPORTS)
-def test_strangers_on_a_shared_app_never_see_the_operators_balance(browser, sim, shared_app, size):
-    page = _open(browser, shared_app, VIEWPORTS[size])
+def test_strangers_on_a_shared_app_never_see_the_operators_balance(open_studio, sim, shared_app, size):
+    page = open_studio(shared_app.url, VIEWPORTS[size])
     _cost_says(page, "about 3 credits")
     page.locator("#prompt textarea").fill(f"A stranger's kite, {size}")
     page.locator("#generate").click()

@@ -59,16 +59,6 @@ def app(tmp_path_factory):
     print(process.log_tail(20))
 
 
-def _open(browser, app, viewport, scheme="light"):
-    context = browser.new_context(viewport=viewport, color_scheme=scheme, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(app.url)
-    page.locator("#prompt textarea").wait_for()
-    page.locator("#history-pager").wait_for(state="attached")
-    return page
-
-
 def _generate(page, prompt: str) -> None:
     page.locator("#prompt textarea").fill(prompt)
     page.locator("#generate").click()
@@ -90,8 +80,8 @@ def _toast(page, text: str) -> None:
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_phone_layout_fits_and_results_come_into_view(browser, app, screenshots, scheme):
-    page = _open(browser, app, PHONE, scheme)
+def test_phone_layout_fits_and_results_come_into_view(open_studio, app, screenshots, scheme):
+    page = open_studio(app.url, PHONE, color_scheme=scheme, accept_downloads=True)
     assert page.evaluate(TOO_WIDE) == []
     assert page.evaluate(SQUEEZED_TEXT) == []
     # after Generate the status line is in view (on a phone it is below the whole form)
@@ -112,8 +102,8 @@ def test_phone_layout_fits_and_results_come_into_view(browser, app, screenshots,
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_desktop_history_click_and_reuse_settings_are_seen(browser, app, screenshots, scheme):
-    page = _open(browser, app, DESKTOP, scheme)
+def test_desktop_history_click_and_reuse_settings_are_seen(open_studio, app, screenshots, scheme):
+    page = open_studio(app.url, DESKTOP, color_scheme=scheme, accept_downloads=True)
     _generate(page, f"A red bicycle in Amsterdam, {scheme}")
     _wait_thumbs(page, "history", 1)
     page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
@@ -130,8 +120,8 @@ def test_desktop_history_click_and_reuse_settings_are_seen(browser, app, screens
     page.context.close()
 
 
-def test_ctrl_enter_generates_and_enter_keeps_a_newline(browser, app):
-    page = _open(browser, app, DESKTOP)
+def test_ctrl_enter_generates_and_enter_keeps_a_newline(open_studio, app):
+    page = open_studio(app.url, DESKTOP, accept_downloads=True)
     box = page.locator("#prompt textarea")
     box.fill("A kite")
     box.press("End")
@@ -147,8 +137,8 @@ def test_ctrl_enter_generates_and_enter_keeps_a_newline(browser, app):
     page.context.close()
 
 
-def test_a_key_typed_in_the_demo_changes_the_banner_and_forget_brings_the_demo_back(browser, app):
-    page = _open(browser, app, DESKTOP)
+def test_a_key_typed_in_the_demo_changes_the_banner_and_forget_brings_the_demo_back(open_studio, app):
+    page = open_studio(app.url, DESKTOP, accept_downloads=True)
     banner = page.locator("#mode-banner")
     assert banner.inner_text().startswith("Offline demo")
     page.locator("#api-key input").fill("SomeVisitorKey0123456789")
@@ -161,8 +151,8 @@ def test_a_key_typed_in_the_demo_changes_the_banner_and_forget_brings_the_demo_b
     page.context.close()
 
 
-def test_a_batch_says_what_it_makes_and_upscale_this_acts_on_the_selected_candidate(browser, app, screenshots):
-    page = _open(browser, app, DESKTOP)
+def test_a_batch_says_what_it_makes_and_upscale_this_acts_on_the_selected_candidate(open_studio, app, screenshots):
+    page = open_studio(app.url, DESKTOP, accept_downloads=True)
     assert page.locator("#batch").inner_text().startswith("Jobs (each makes 4 candidates)")
     page.locator("#prompt textarea").fill("A batch of foxes")
     box = page.locator("#batch input[type=number]")
@@ -211,8 +201,8 @@ def test_a_batch_says_what_it_makes_and_upscale_this_acts_on_the_selected_candid
     page.context.close()
 
 
-def test_a_source_url_is_checked_when_entered_and_generate_names_what_is_wrong(browser, app):
-    page = _open(browser, app, DESKTOP)
+def test_a_source_url_is_checked_when_entered_and_generate_names_what_is_wrong(open_studio, app):
+    page = open_studio(app.url, DESKTOP, accept_downloads=True)
     url_box = page.locator("#source-url textarea, #source-url input").first
     url_box.wait_for()
     page.locator("#source-url-check").wait_for(state="attached")  # the sentence's place is mounted too
@@ -231,11 +221,11 @@ def test_a_source_url_is_checked_when_entered_and_generate_names_what_is_wrong(b
 
 
 def test_a_downloaded_image_carries_its_settings_and_dropping_it_back_restores_the_form(
-    browser, app, screenshots, tmp_path
+    open_studio, app, screenshots, tmp_path
 ):
     from akool_ui.service.results.image_meta import read_settings
 
-    page = _open(browser, app, DESKTOP)
+    page = open_studio(app.url, DESKTOP, accept_downloads=True)
     page.locator("#prompt textarea").fill("A copper kettle on a stove")
     page.locator("#negative-prompt textarea, #negative-prompt input").first.fill("blurry")
     page.locator("#scale input").click()
@@ -252,7 +242,7 @@ def test_a_downloaded_image_carries_its_settings_and_dropping_it_back_restores_t
     assert read_settings(path)["prompt"] == "A copper kettle on a stove"
     page.context.close()
 
-    page = _open(browser, app, DESKTOP)  # a fresh page: drop the file on the source box
+    page = open_studio(app.url, DESKTOP, accept_downloads=True)  # a fresh page: drop the file on the source box
     page.locator("#source-image input[type=file]").set_input_files(str(path))
     page.wait_for_function("() => document.querySelector('#prompt textarea').value === 'A copper kettle on a stove'")
     _toast(page, "Settings restored from the image")
@@ -270,10 +260,10 @@ CONTRAST_SELECTORS = [
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_labels_help_text_and_buttons_in_every_state_meet_wcag_aa(browser, app, screenshots, scheme):
+def test_labels_help_text_and_buttons_in_every_state_meet_wcag_aa(open_studio, app, screenshots, scheme):
     from tests.e2e.contrast import CONTRAST_JS, failures
 
-    page = _open(browser, app, DESKTOP, scheme)
+    page = open_studio(app.url, DESKTOP, color_scheme=scheme, accept_downloads=True)
     _generate(page, f"A contrast check, {scheme}")
     page.wait_for_function("() => !document.querySelector('#btn-U1').disabled")
     page.locator("#btn-U1").click()
@@ -298,8 +288,8 @@ def test_labels_help_text_and_buttons_in_every_state_meet_wcag_aa(browser, app, 
     page.context.close()
 
 
-def test_copy_prompt_notify_opt_in_and_history_captions_in_full(browser, app):
-    page = _open(browser, app, DESKTOP)
+def test_copy_prompt_notify_opt_in_and_history_captions_in_full(open_studio, app):
+    page = open_studio(app.url, DESKTOP, accept_downloads=True)
     page.context.grant_permissions(["notifications", "clipboard-read", "clipboard-write"])
     page.locator("#notify input[type=checkbox]").check()
     _generate(page, "A lantern on a long winding mountain path at dusk")
@@ -316,8 +306,8 @@ def test_copy_prompt_notify_opt_in_and_history_captions_in_full(browser, app):
     page.context.close()
 
 
-def test_a_job_finishing_in_a_background_tab_shows_in_the_title_and_notifies_when_opted_in(browser, app):
-    page = _open(browser, app, DESKTOP)
+def test_a_job_finishing_in_a_background_tab_shows_in_the_title_and_notifies_when_opted_in(open_studio, app):
+    page = open_studio(app.url, DESKTOP, accept_downloads=True)
     page.evaluate("""() => {
         window.__notes = [];
         window.Notification = class { constructor(title, options) { window.__notes.push(options.body); } };
@@ -338,8 +328,8 @@ def test_a_job_finishing_in_a_background_tab_shows_in_the_title_and_notifies_whe
     page.context.close()
 
 
-def test_a_running_job_shows_placeholder_tiles_and_a_progress_bar(browser, slow_app_process, screenshots):
-    page = _open(browser, slow_app_process, DESKTOP)
+def test_a_running_job_shows_placeholder_tiles_and_a_progress_bar(open_studio, slow_app_process, screenshots):
+    page = open_studio(slow_app_process.url, DESKTOP, accept_downloads=True)
     page.locator("#prompt textarea").fill("A slow lighthouse")
     page.locator("#generate").click()
     page.wait_for_function("() => /[▰▱]{10} about \\d+ s left/.test(document.querySelector('#status').innerText)")
@@ -352,8 +342,8 @@ def test_a_running_job_shows_placeholder_tiles_and_a_progress_bar(browser, slow_
     page.context.close()
 
 
-def test_a_starred_job_is_found_with_the_favourites_filter(browser, app):
-    page = _open(browser, app, DESKTOP)
+def test_a_starred_job_is_found_with_the_favourites_filter(open_studio, app):
+    page = open_studio(app.url, DESKTOP, accept_downloads=True)
     _generate(page, "A starred red balloon")
     page.wait_for_function("() => !document.querySelector('#favourite').disabled")
     assert page.locator("#favourite").inner_text() == "☆ Favourite"

@@ -5,9 +5,10 @@
     documents  LocalDocuments (a JSON file each, compare-and-set)            documents.py
     leases     LocalLeases (a small SQLite file beside the index)            leases.py
     events     LocalEvents (subscriptions of this process)                   events.py
+    slots      MemorySlots (poll turns, counted in this process)             slots.py
 
 Every process that opens the same data folder builds the same, so they share records, counts, stars,
-keys and leases (events stay in each process).
+keys and leases (events and poll turns stay in each process).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .blobs import LocalBlobs
 from .documents import LocalDocuments
 from .events import LocalEvents
 from .leases import LocalLeases
+from .slots import MemorySlots
 from .store import JobStore
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,6 +44,7 @@ class LocalStorage:
         self.documents = LocalDocuments(records.cache_dir, lock_folder=lock_folder, legacy=dict(legacy or {}))
         self.leases = LocalLeases(records.index_dir / LEASES_FILE)
         self.events = LocalEvents()
+        self.slots = MemorySlots()
 
     @classmethod
     def from_settings(cls, settings: "Settings", **kwargs: Any) -> "LocalStorage":

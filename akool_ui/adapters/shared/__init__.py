@@ -1,8 +1,8 @@
-"""The shared adapter: the storage ports on Redis (records, documents, leases, events) and an
+"""The shared adapter: the storage ports on Redis (records, documents, leases, events, poll turns) and an
 S3-compatible bucket (blobs), so several replicas of the app on several machines share one history.
 
 Public surface: ``SharedStorage`` (every port, opened and closed together, from ``Settings.stores``), and
-its parts: ``RedisRecords``, ``RedisDocuments``, ``RedisLeases``, ``RedisEvents``, ``S3Blobs``. Chosen by
+its parts: ``RedisRecords``, ``RedisDocuments``, ``RedisLeases``, ``RedisEvents``, ``RedisSlots``, ``S3Blobs``. Chosen by
 ``bootstrap`` when AKOOL_REDIS_URL is set; needs the ``redis`` and ``boto3`` packages.
 """
 
@@ -11,6 +11,7 @@ from .documents import RedisDocuments
 from .events import RedisEvents
 from .leases import RedisLeases
 from .records import RedisRecords
+from .slots import RedisSlots
 from .storage import SharedStorage
 
-__all__ = ["SharedStorage", "RedisRecords", "RedisDocuments", "RedisLeases", "RedisEvents", "S3Blobs"]
+__all__ = ["SharedStorage", "RedisRecords", "RedisDocuments", "RedisLeases", "RedisEvents", "RedisSlots", "S3Blobs"]

@@ -5,9 +5,10 @@
     documents  RedisDocuments (compare-and-set by a Lua script)                 documents.py
     leases     RedisLeases (SET NX PX, a heartbeat while this replica lives)    leases.py
     events     RedisEvents (pub/sub between replicas, local subscriptions)      events.py
+    slots      RedisSlots (a credential's poll turns, one Lua script per turn)  slots.py
 
 Every replica that names the same Redis, key prefix and bucket shares records, counts, stars, keys,
-leases and events. What stays on this machine: the mirror of the objects it used (``mirror_dir``, under
+leases, events and poll turns. What stays on this machine: the mirror of the objects it used (``mirror_dir``, under
 the data folder, private) and Gradio's own queue and sessions (hence sticky sessions, see the README).
 """
 
@@ -26,6 +27,7 @@ from .documents import RedisDocuments
 from .events import RedisEvents
 from .leases import RedisLeases
 from .records import RedisRecords
+from .slots import RedisSlots
 
 if TYPE_CHECKING:  # pragma: no cover
     from ...settings import Settings, SharedStores
@@ -49,6 +51,7 @@ class SharedStorage:
         self.documents = RedisDocuments(redis_client, keys)
         self.leases = RedisLeases(redis_client, keys, **lease_options)
         self.events = RedisEvents(redis_client, keys("events"))
+        self.slots = RedisSlots(redis_client, keys)
 
     @classmethod
     def open(cls, stores: "SharedStores", mirror_dir: str | Path, **lease_options: float) -> "SharedStorage":

@@ -7,10 +7,12 @@ evenly. Akool's 1005 ("too frequent") halves the credential's rate (down to ``MI
 the rate then creeps back to the configured one over ``RECOVERY_SECONDS`` without another 1005. Jobs
 are never failed for it.
 
-Akool counts a credential's polls whichever process sends them, so a slow-down is shared: with
-``documents`` and a ``shared_name`` for the credential, the share of the rate left after 1005s lives in
-the ``poll-slowdown`` document (looked at about once a second) and every process on it slows down
-together. The slots themselves stay per process.
+Akool counts a credential's polls whichever process sends them, so with a ``shared_name`` for the
+credential both the slots and a slow-down are shared: the slots are the ``Slots`` port's turns (on the
+shared adapter, one rate for every replica: two replicas poll no more than one), and the share of the
+rate left after 1005s lives in the ``poll-slowdown`` document (looked at about once a second), so every
+process on it slows down together. When the shared slots cannot be reached, this process keeps to its
+own slots meanwhile (said once in the log).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import weakref
 from typing import Any, Callable
 
 from ..documents import CachedDocument
-from ..ports import Documents, StorageError
+from ..ports import Documents, Slots, StorageError, gcra
 
 __all__ = ["PollBudgets", "DEFAULT_POLL_BUDGET", "BURST_SECONDS", "MIN_RATE_SHARE", "RECOVERY_SECONDS",
            "SLOWDOWN_DOCUMENT"]
@@ -54,39 +56,44 @@ def _recovered(share: float, at: float, now: float) -> float:
 
 
 class _Budget:
-    """A GCRA-style scheduler of slots for one credential (the caller holds the lock)."""
+    """One credential's rate and slots in this process (the caller holds the lock)."""
 
     def __init__(self, rate: float, now: float):
         self.rate = rate
         self.share = 1.0  # of the configured rate, after 1005s (this process's, for an unshared credential)
         self.share_at = now
-        self.next_free = now  # theoretical time of the next slot
+        self.next_free: float | None = None  # when this process's next slot is due (GCRA)
 
     def local_share(self, now: float) -> float:
         self.share, self.share_at = _recovered(self.share, self.share_at, now), now
         return self.share
 
-    def reserve(self, now: float, share: float) -> float:
+    def spacing(self, share: float) -> tuple[float, float]:
+        """(seconds between slots, seconds of slots that may go at once) at ``share`` of the rate."""
         gap = 1.0 / (self.rate * share)
-        slot = max(now, self.next_free - BURST_SECONDS * self.rate * gap + gap)
-        self.next_free = max(self.next_free, now) + gap
-        wait = slot - now
-        return wait if wait > 1e-6 else 0.0  # float dust is not a wait
+        return gap, BURST_SECONDS * self.rate * gap
+
+    def reserve(self, now: float, share: float) -> float:
+        wait, self.next_free = gcra(self.next_free, now, *self.spacing(share))
+        return wait
 
 
 class PollBudgets:
     """The budgets of every credential in use, keyed by its client (forgotten with the client)."""
 
     def __init__(self, rate: float = DEFAULT_POLL_BUDGET, *, clock: Callable[[], float],
-                 documents: Documents | None = None, shared_name: Callable[[Any], str | None] | None = None,
-                 wall: Callable[[], float] | None = None):
+                 documents: Documents | None = None, slots: Slots | None = None,
+                 shared_name: Callable[[Any], str | None] | None = None, wall: Callable[[], float] | None = None):
         """``rate``: polls per second per credential (0 or less: no budget). ``shared_name(client)`` names a
-        credential the same in every process (never its key), or None to keep its slow-down here;
-        ``wall``: the clock shared slow-downs are dated by (epoch seconds; ``clock`` when not given)."""
+        credential the same in every process (never its key), or None to keep its slots and slow-down
+        here; ``slots``: where named credentials' slots are taken (``Storage.slots``); ``wall``: the clock
+        shared slow-downs are dated by (epoch seconds; ``clock`` when not given)."""
         self.rate = float(rate)
         self._clock = clock
         self._wall = wall or clock
-        self._shared_name = shared_name if documents is not None else None
+        self._shared_name = shared_name if documents is not None or slots is not None else None
+        self._slots = slots
+        self._slots_failing = False
         self._lock = threading.Lock()
         self._budgets: "weakref.WeakKeyDictionary[object, _Budget]" = weakref.WeakKeyDictionary()
         self._shared: CachedDocument[Slowdowns] = CachedDocument(
@@ -97,9 +104,26 @@ class PollBudgets:
         if self.rate <= 0:
             return 0.0
         now = self._clock()
+        name = self._shared_name(client) if self._slots is not None and self._shared_name else None
         with self._lock:
             budget = self._budget_of(client, now)
-            return budget.reserve(now, self._share(client, budget, now))
+            share = self._share(client, budget, now)
+            if name is None:
+                return budget.reserve(now, share)
+            gap, burst = budget.spacing(share)
+        try:
+            wait = self._slots.take(f"polls/{name}", gap=gap, burst=burst)  # type: ignore[union-attr]
+        except StorageError as exc:
+            if not self._slots_failing:
+                log.warning("the shared poll slots could not be reached (%s): this process keeps to its own "
+                            "until they answer again", exc)
+            self._slots_failing = True
+            with self._lock:
+                return budget.reserve(now, share)
+        if self._slots_failing:
+            self._slots_failing = False
+            log.info("the shared poll slots answer again")
+        return wait
 
     def slow_down(self, client: object) -> float:
         """Akool said 1005 for this credential: halve its rate. Returns the new polls per second."""

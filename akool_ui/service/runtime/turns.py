@@ -9,6 +9,7 @@ left to do, or ``DOWNLOAD``. A 1005 answer slows the credential's poll budget do
 from __future__ import annotations
 
 import logging
+import time
 from typing import Callable
 
 from ...akool.candidates import CANDIDATE_GRACE_POLLS, hold_for_candidates
@@ -23,11 +24,15 @@ from .poll_budget import PollBudgets
 from .scheduler import DOWNLOAD, Tracked
 from ..ports import JobRecords, RecordNotFound
 
-__all__ = ["JobTurns", "MAX_DOWNLOAD_RETRY_PAUSE", "CANDIDATE_GRACE_POLLS", "LOCKED_RETRY_PAUSE",
+__all__ = ["JobTurns", "FRESH_LINKS_SECONDS", "MAX_DOWNLOAD_RETRY_PAUSE", "CANDIDATE_GRACE_POLLS", "LOCKED_RETRY_PAUSE",
            "PERMANENT_POLL_ERRORS"]
 
 log = logging.getLogger(__name__)
 
+# Akool's result links last 7 days. A job found downloading that no poll here has seen (a restart, or a
+# job adopted from a replica that died mid-download) is asked about again first only when its links were
+# seen longer ago than this; fresher ones are downloaded as they are (adopting a job costs no extra poll).
+FRESH_LINKS_SECONDS = 3600.0
 # A download attempt (downloads.fetch_result: a few quick tries) that fails is recorded and repeated
 # later, after FIRST_DOWNLOAD_RETRY_PAUSE, doubling up to MAX_DOWNLOAD_RETRY_PAUSE.
 FIRST_DOWNLOAD_RETRY_PAUSE = 2.0
@@ -63,13 +68,15 @@ class JobTurns:
         apply: Apply, publish: Callable[[list[JobEvent]], None], pacing: Pacing | None = None,
         budgets: PollBudgets | None = None,
         download_retry_pause: tuple[float, float] = (FIRST_DOWNLOAD_RETRY_PAUSE, MAX_DOWNLOAD_RETRY_PAUSE),
+        wall: Callable[[], float] = time.time,
     ):
         """``pacing`` None: today's steady ``policy`` (a pause that grows while queued).
-        ``download_retry_pause``: (first, longest) pause before a failed download attempt is repeated."""
+        ``download_retry_pause``: (first, longest) pause before a failed download attempt is repeated;
+        ``wall``: the clock records are dated by (epoch seconds)."""
         self.store, self.policy, self.downloader = store, policy, downloader
         self.pacing, self.budgets = pacing, budgets
         self._retry_pause = download_retry_pause
-        self._clock = clock
+        self._clock, self._wall = clock, wall
         self._apply = apply
         self._publish = publish
 
@@ -79,7 +86,7 @@ class JobTurns:
         if record is None:
             return None  # deleted
         if record.state in (RecordState.QUEUED, RecordState.PROCESSING) or (
-            record.state is RecordState.DOWNLOADING and not tracked.polled
+            record.state is RecordState.DOWNLOADING and not tracked.polled and self._links_are_old(record)
         ):
             return self._poll(tracked, record)
         if record.needs_download:
@@ -87,6 +94,10 @@ class JobTurns:
         if not record.is_in_flight:  # finished (or stopped) elsewhere, e.g. by another process
             self._publish([state_event(record)])
         return None
+
+    def _links_are_old(self, record: JobRecord) -> bool:
+        seen = record.entered_at(RecordState.DOWNLOADING)
+        return seen is None or self._wall() - seen > FRESH_LINKS_SECONDS
 
     def _poll(self, tracked: Tracked, record: JobRecord) -> float | None | object:
         try:
