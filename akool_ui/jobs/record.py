@@ -331,12 +331,6 @@ class JobRecord:
         """When it stopped needing work (its creation until it finishes): the age eviction goes by."""
         return self.finished_at if self.finished_at is not None else self.created_at
 
-    def entered_at(self, state: RecordState) -> float | None:
-        """When the record last moved to ``state`` (None if it never did): e.g. when Akool's result links
-        were seen, for a record downloading."""
-        state = RecordState(state)
-        return next((at for value, at in reversed(self.status_history) if value == state.value), None)
-
     def elapsed(self, now: float | None = None) -> float:
         """Seconds from creation to the final state (or to ``now`` while in flight)."""
         end = self.finished_at if self.finished_at is not None and self.is_final else (_now() if now is None else now)

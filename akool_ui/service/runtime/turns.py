@@ -96,7 +96,9 @@ class JobTurns:
         return None
 
     def _links_are_old(self, record: JobRecord) -> bool:
-        seen = record.entered_at(RecordState.DOWNLOADING)
+        """Akool's links were seen when the record last moved to downloading."""
+        seen = next((at for state, at in reversed(record.status_history)
+                     if state == RecordState.DOWNLOADING.value), None)
         return seen is None or self._wall() - seen > FRESH_LINKS_SECONDS
 
     def _poll(self, tracked: Tracked, record: JobRecord) -> float | None | object:
