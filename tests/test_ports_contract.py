@@ -327,6 +327,40 @@ def test_two_replicas_on_one_redis_take_turns_from_one_rate(shared_servers, tmp_
         waits = [(one if i % 2 else two).slots.take("polls/server", gap=0.5, burst=0.5) for i in range(4)]
         assert waits[0] == 0.0
         assert waits[1:] == pytest.approx([0.5, 1.0, 1.5], abs=0.1)  # one queue of turns, not one each
+        for nonsense in (b"not a time", b"1e300"):  # a damaged key: the turns start again from now
+            one._redis.set(one.keys("slots", "polls/server"), nonsense)
+            assert two.slots.take("polls/server", gap=0.5, burst=0.5) == 0.0
     finally:
         one.close()
         two.close()
+
+
+def test_a_poke_reaches_the_other_replicas_never_its_sender(shared_servers, tmp_path):
+    from akool_ui.adapters.shared import SharedStorage
+    from akool_ui.settings import Settings
+    from shared_servers import shared_env, unique_prefix
+
+    env = shared_env(shared_servers, unique_prefix())
+    one = SharedStorage.from_settings(Settings.from_env({**env, "AKOOL_CACHE_DIR": str(tmp_path / "one")}))
+    two = SharedStorage.from_settings(Settings.from_env({**env, "AKOOL_CACHE_DIR": str(tmp_path / "two")}))
+    heard_one, heard_two = [], []
+    try:
+        one.events.on_poke(lambda job_id, status: heard_one.append((job_id, status)))
+        two.events.on_poke(lambda job_id, status: heard_two.append((job_id, status)))
+        one._redis.publish(one.events.channel, b'{"from": "x", "poke": 5}')  # malformed: dropped, no handler
+        one.events.poke(jid(7), 3)
+        deadline = time.monotonic() + 5
+        while not heard_two and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert heard_two == [(jid(7), 3)] and heard_one == []
+    finally:
+        one.close()
+        two.close()
+
+
+def test_the_local_event_bus_has_no_one_to_poke(tmp_path):
+    with LocalStorage(JobStore(tmp_path / "cache")) as local:
+        heard = []
+        local.events.on_poke(lambda job_id, status: heard.append(job_id))
+        local.events.poke(jid(1), 3)
+        assert heard == []  # its jobs are polled in the process their callbacks reach

@@ -115,3 +115,33 @@ def test_webhooks_are_used_where_possible_and_the_log_says_once_why_not(caplog):
     assert NO_PUBLIC_URL in caplog.text and NO_SECRET in caplog.text
     demo = Callbacks(Settings.from_env({"AKOOL_CACHE_DIR": "/tmp/x"}), demo=True, local_url=lambda: "http://127.0.0.1:7")
     assert demo.url_for(None) == "http://127.0.0.1:7/webhooks/akool"
+
+
+def test_a_callback_heard_by_a_replica_that_does_not_poll_the_job_has_its_poller_look_now(shared_servers, tmp_path):
+    # Two replicas on one shared store: one polls the job (its lease), the callback lands on the other.
+    # The one that heard it cannot poll it (the lease is the first's), so it passes the callback on and the
+    # poller looks at once, instead of at its safety-net poll more than a minute later.
+    from akool_ui.adapters.shared import SharedStorage
+    from shared_servers import shared_env, unique_prefix
+
+    env = shared_env(shared_servers, unique_prefix())
+
+    def replica(name: str) -> SharedStorage:
+        return SharedStorage.from_settings(Settings.from_env({**env, "AKOOL_CACHE_DIR": str(tmp_path / name)}))
+
+    with private_server(speed=1.0) as server, AkoolClient(server.base_url, api_key=API_KEY, retry=FAST) as client, \
+            replica("polling") as one, replica("hearing") as two:
+        polling = paced_tracker(one, client, webhook=True, interval=1.0, prior=None)
+        hearing = paced_tracker(two, client, webhook=True, interval=1.0, prior=None)
+        try:
+            (record,) = polling.submit(ImageRequest("called back elsewhere", resolution="1080p"), client=client,
+                                       owner=OWNER)
+            server.sim.advance(60.0)  # done on Akool's side; the poller's next look is its safety net
+            assert hearing.on_webhook(WebhookEvent(record.id, 3, "image", "http://x/y.jpeg"))
+            assert not hearing.is_tracking(record.id)  # still the first replica's job
+            _, latest = wait_final(polling, [record.id], timeout=20)
+            assert latest[record.id].state is RecordState.SUCCEEDED and latest[record.id].all_images_stored
+            assert server.sim.stats()["info_polls"].get(record.id) == 1  # one poll, by the poller, at once
+        finally:
+            polling.close()
+            hearing.close()

@@ -235,10 +235,18 @@ class Subscription(Protocol):
 
 @runtime_checkable
 class EventBus(Protocol):
-    """Where job events go: whoever changed a record publishes, every page watching it hears."""
+    """Where job events go: whoever changed a record publishes, every page watching it hears; and pokes,
+    a callback heard by a process that does not poll the job, passed to the one that does."""
 
     def publish(self, events: list[JobEvent]) -> None: ...
     def subscribe(self, job_ids: list[str], *, current: Callable[[str], JobRecord | None]) -> Subscription: ...
+    def poke(self, job_id: str, status: int) -> None:
+        """Tell the other processes Akool called back about ``job_id`` (``status``: 2 processing, 3 done,
+        4 failed) where it is not polled, so the one that polls it looks now."""
+        ...
+    def on_poke(self, handler: Callable[[str, int], None]) -> None:
+        """``handler(job_id, status)`` for each poke from another process (called from a listener thread)."""
+        ...
 
 
 @runtime_checkable

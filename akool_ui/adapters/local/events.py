@@ -147,6 +147,12 @@ class SubscriptionHub:
             for sub in subs:
                 sub.push(event)
 
+    def poke(self, job_id: str, status: int) -> None:
+        """No other process hears this hub: the local adapter's jobs are polled where their callbacks land."""
+
+    def on_poke(self, handler: Callable[[str, int], None]) -> None:
+        """Never called here (see ``poke``); the shared adapter's ``RedisEvents`` calls it."""
+
     def _unsubscribe(self, sub: Subscription) -> None:
         with self._lock:
             for job_id in sub.job_ids:

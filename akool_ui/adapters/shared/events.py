@@ -5,6 +5,9 @@ page); what a replica publishes reaches its own subscriptions at once and is als
 channel, where every other replica's listener thread hears it and hands it to its hub. A message names
 the replica that sent it, so a replica never delivers its own events twice.
 
+A poke (a callback heard here for a job another replica polls) goes on the same channel as
+``{"from", "poke": job id, "status"}``; the replica that polls the job looks at it at once.
+
 A message is JSON: the event's class name, the record after it (``JobRecord.to_json``) and the image
 index for ``ImageReady``/``ImageFailed``. One that does not decode is dropped with a warning. Pub/sub
 delivers to whoever listens at the moment: a replica that was disconnected misses what was said
@@ -51,9 +54,19 @@ def encode_events(origin: str, events: list[JobEvent]) -> str:
 
 def decode_events(raw: bytes | str) -> tuple[str, list[JobEvent]]:
     """(origin, events) of a message; ValueError for anything that is not one of ours."""
+    return _events_of(_message(raw))
+
+
+def _message(raw: bytes | str) -> object:
     try:
-        message = json.loads(raw)
-        origin, items = str(message["from"]), message["events"]
+        return json.loads(raw)
+    except ValueError:
+        raise ValueError("not an events message (not JSON)") from None
+
+
+def _events_of(message: object) -> tuple[str, list[JobEvent]]:
+    try:
+        origin, items = str(message["from"]), message["events"]  # type: ignore[index]
         events = []
         for item in items:
             cls = _CLASSES.get(item["type"], JobEvent)
@@ -76,6 +89,7 @@ class RedisEvents:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pubsub: redis.client.PubSub | None = None
+        self._poke_handlers: list[Callable[[str, int], None]] = []
 
     def __repr__(self) -> str:
         return f"RedisEvents(channel={self.channel!r}, subscriptions={len(self.hub)})"
@@ -96,6 +110,18 @@ class RedisEvents:
     def subscribe(self, job_ids: list[str], *, current: Callable[[str], JobRecord | None]) -> Subscription:
         self.listen()
         return self.hub.subscribe(job_ids, current=current)
+
+    def poke(self, job_id: str, status: int) -> None:
+        self.listen()
+        message = json.dumps({"from": self.origin, "poke": str(job_id), "status": int(status)}, separators=(",", ":"))
+        try:
+            self._client.publish(self.channel, message)
+        except redis.exceptions.RedisError as exc:  # its poller still looks at its next planned turn
+            log.warning("a callback could not be passed to the replica polling its job (%s)", type(exc).__name__)
+
+    def on_poke(self, handler: Callable[[str, int], None]) -> None:
+        self._poke_handlers.append(handler)
+        self.listen()
 
     def listen(self) -> None:
         """Start the listener thread (once), and wait a moment for it to be subscribed."""
@@ -138,9 +164,26 @@ class RedisEvents:
 
     def _deliver(self, raw: bytes) -> None:
         try:
-            origin, events = decode_events(raw)
+            message = _message(raw)
+            if isinstance(message, dict) and "poke" in message:
+                return self._poked(message)
+            origin, events = _events_of(message)
         except ValueError as exc:
             log.warning("dropped a message on the event channel: %s", exc)
             return
         if origin != self.origin:
             self.hub.publish(events)
+
+    def _poked(self, message: dict) -> None:
+        """Hand a poke from another replica to the handlers."""
+        try:
+            origin, job_id, status = str(message["from"]), str(message["poke"]), int(message["status"])
+        except (KeyError, TypeError, ValueError):
+            raise ValueError("not a poke message") from None
+        if origin == self.origin:
+            return
+        for handler in list(self._poke_handlers):
+            try:
+                handler(job_id, status)
+            except Exception:  # one handler's bug must not stop the channel
+                log.exception("handling a poke for job %s failed", job_id)

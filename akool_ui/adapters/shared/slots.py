@@ -14,13 +14,16 @@ from .connection import Keys, unavailable
 
 __all__ = ["RedisSlots"]
 
+# A turn due further ahead than this is nonsense (a day of one credential's polls queued), not a queue:
+# the name starts again from now.
+MAX_AHEAD_SECONDS = 86400.0
 # Lua numbers reach Python as integers: the script answers with strings.
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local gap, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
 local due = tonumber(redis.call('GET', KEYS[1]) or '') or now
-if due < now then due = now end
+if due < now or due > now + tonumber(ARGV[3]) then due = now end
 local wait = due - burst + gap - now
 if wait < 0 then wait = 0 end
 local after = due + gap
@@ -41,5 +44,5 @@ class RedisSlots:
 
     def take(self, name: str, *, gap: float, burst: float) -> float:
         with unavailable(f"slot {name!r} could not be taken"):
-            wait = float(self._take(keys=[self._keys("slots", name)], args=[f"{gap:.6f}", f"{burst:.6f}"]))
+            wait = float(self._take(keys=[self._keys("slots", name)], args=[f"{gap:.6f}", f"{burst:.6f}", f"{MAX_AHEAD_SECONDS:.0f}"]))
         return wait if wait > 1e-6 else 0.0

@@ -113,6 +113,7 @@ class JobTracker(WebhookHearing, Spending):
         self.results = results
         self.hub = events
         self.leases = leases
+        events.on_poke(self.on_poke)  # callbacks another replica heard for the jobs polled here
         # Three bounded pools, so slow downloads never delay a poll: polls, per-job download turns, and
         # the downloader's file fetches (a job's files are fetched in parallel). Threads start on demand.
         fetch_workers = 2 * download_workers
