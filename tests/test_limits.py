@@ -521,3 +521,45 @@ def test_a_request_reserves_what_akool_charges_so_the_daily_budget_is_never_over
         assert _creates(simulator) == before  # nothing sent
     finally:
         studio.close()
+
+
+def test_a_reservation_counts_in_every_process_on_the_ledger_until_released_or_its_process_is_gone(tmp_path):
+    # Two processes (or replicas) on one ledger: what one has reserved for a request still on its way to
+    # Akool counts for the other's check, so the last free images cannot be given out twice.
+    from akool_ui.service.quotas.ledger import HOLD_SECONDS
+
+    clock = Clock()
+    here, there = _limiter(tmp_path, clock, images_per_hour=4), _limiter(tmp_path, clock, images_per_hour=4)
+    visitor = here.visitor("bowner", ADDRESS)
+    hold = here.check(visitor, 3)
+    with pytest.raises(LimitReached, match="1 more image"):
+        there.check(visitor, 2)
+    here.release(hold)
+    there.release(there.check(visitor, 4))  # released: all four free again, in both
+    here.check(visitor, 4)  # taken, and its process dies before it records or releases
+    with pytest.raises(LimitReached):
+        there.check(visitor, 1)
+    clock.advance(HOLD_SECONDS + 1)
+    there.check(visitor, 1)  # a dead process's reservation lapses
+
+
+def test_two_processes_checking_at_once_never_both_pass_the_last_free_images(tmp_path):
+    import threading
+
+    clock = Clock()
+    limiters = [_limiter(tmp_path, clock, images_per_hour=4) for _ in range(4)]
+    start, passed, refused = threading.Barrier(len(limiters)), [], []
+
+    def press(limiter: SpendingLimiter) -> None:
+        start.wait()
+        try:
+            passed.append(limiter.check(limiter.visitor("bowner", ADDRESS), 3))
+        except LimitReached:
+            refused.append(limiter)
+
+    threads = [threading.Thread(target=press, args=(limiter,)) for limiter in limiters]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(passed) == 1 and len(refused) == 3

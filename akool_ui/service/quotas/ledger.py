@@ -7,9 +7,10 @@ visitor may delete their jobs, which would give them their hour back.
 The ledger is shared by every process on one ``Documents``: each change is a compare-and-set of the
 whole document (written again on top of whatever another process wrote meanwhile), and each look first
 asks the document's version and parses it again only when it changed, so two processes on one data
-folder count together instead of each keeping its own count. What is not shared is a check's
-reservation (``limits.Hold``): it lives for one request in the process that made it, so two processes
-checking at the same instant could each slip one request under a limit.
+folder count together instead of each keeping its own count. A check's reservation (``limits.Hold``,
+kept here as a ``Held``) is in the document too, taken by the same compare-and-set that re-runs the
+check on what every process has written: two processes (or replicas) checking at the same instant
+cannot both slip a request under a limit. A reservation whose process died lapses after ``HOLD_SECONDS``.
 
 The ledger only keeps, forgets and persists; what is too much is decided by ``limits.SpendingLimiter`` and
 ``upload_budget.UploadBudget``, which share it and hold its ``lock`` around every read and write.
@@ -27,12 +28,15 @@ from ..documents import CachedDocument
 from ..ports import Documents, StorageError
 from .limit_text import utc_day
 
-__all__ = ["UsageLedger", "Spend", "LEDGER_DOCUMENT", "room_at"]
+__all__ = ["UsageLedger", "Spend", "Held", "LEDGER_DOCUMENT", "HOLD_SECONDS", "room_at"]
 
 log = logging.getLogger(__name__)
 
 LEDGER_DOCUMENT = "limits"
 _LEDGER_VERSION = 1
+# A reservation lives for one request to Akool (at most a few minutes with every retry); one left by a
+# process that died stops counting after this long.
+HOLD_SECONDS = 600.0
 
 
 @dataclass
@@ -44,6 +48,17 @@ class Spend:
     job_ids: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Held:
+    """A check's reservation: images and credits counted under ``keys`` until recorded, released or
+    ``until`` (epoch seconds) passes."""
+
+    until: float
+    keys: tuple[str, ...]
+    images: int
+    credits: int
+
+
 @dataclass
 class _Usage:
     """The ledger's content, as the document holds it."""
@@ -53,6 +68,8 @@ class _Usage:
     """Per key: (when, bytes) of each stored upload."""
     day: str = ""
     day_credits: int = 0
+    holds: dict[str, Held] = field(default_factory=dict)
+    """Reservations not yet recorded or released, by hold id (every process's)."""
 
 
 class UsageLedger:
@@ -94,6 +111,10 @@ class UsageLedger:
     def day_credits(self) -> int:
         return self._doc.value.day_credits
 
+    @property
+    def holds(self) -> dict[str, Held]:
+        return self._doc.value.holds
+
     def now(self) -> float:
         """The clock's time, once the ledger is up to date and what no window needs is forgotten (call with
         ``lock`` held)."""
@@ -108,16 +129,44 @@ class UsageLedger:
             usage.day, usage.day_credits = day, 0
         _drop_old(usage.spends, lambda s: s.at > now - self._keep_spends)
         _drop_old(usage.uploads, lambda u: u[0] > now - self._keep_uploads)
+        for hold_id in [k for k, held in usage.holds.items() if held.until <= now]:
+            del usage.holds[hold_id]
 
-    def add_spend(self, keys: Iterable[str], spend: Spend, credits: int) -> None:
-        """Count ``spend`` under every key and ``credits`` against today, and persist."""
+    def hold(self, hold_id: str, keys: Iterable[str], images: int, credits: int,
+             check: Callable[[float], None]) -> None:
+        """Reserve ``images`` and ``credits`` under ``keys`` if ``check(now)`` passes on the ledger as every
+        process left it (it reads ``spends``, ``holds``, ``day_credits``; it raises to refuse, and then
+        nothing is reserved), and persist; run again if another process wrote in between."""
+        keys = tuple(keys)
+
+        def change(usage: _Usage) -> None:
+            now = self._clock()
+            self._roll(usage, now)
+            check(now)
+            usage.holds[hold_id] = Held(now + HOLD_SECONDS, keys, int(images), int(credits))
+
+        self._change(change)
+
+    def add_spend(self, keys: Iterable[str], spend: Spend, credits: int, *, hold_id: str | None = None) -> None:
+        """Count ``spend`` under every key and ``credits`` against today (its reservation ``hold_id``, if
+        any, ends), and persist."""
         keys = tuple(keys)
 
         def change(usage: _Usage) -> None:
             self._roll(usage, self._clock())
+            if hold_id is not None:
+                usage.holds.pop(hold_id, None)
             for key in keys:
                 usage.spends.setdefault(key, []).append(spend)
             usage.day_credits += credits
+
+        self._change(change)
+
+    def release(self, hold_id: str) -> None:
+        """The reservation ``hold_id`` no longer counts (nothing was sent), and persist."""
+        def change(usage: _Usage) -> None:
+            self._roll(usage, self._clock())
+            usage.holds.pop(hold_id, None)
 
         self._change(change)
 
@@ -148,6 +197,7 @@ def _dump(usage: _Usage) -> dict[str, Any]:
         "day_credits": usage.day_credits,
         "spends": {k: [[s.at, s.images, list(s.job_ids)] for s in v] for k, v in usage.spends.items()},
         "uploads": {k: [list(u) for u in v] for k, v in usage.uploads.items()},
+        "holds": {k: [h.until, list(h.keys), h.images, h.credits] for k, h in usage.holds.items()},
     }
 
 
@@ -163,7 +213,9 @@ def _parse(data: Any) -> _Usage:
             for k, v in _mapping(data.get("spends")).items()
         }
         uploads = {str(k): [(_finite(a), int(n)) for a, n in v] for k, v in _mapping(data.get("uploads")).items()}
-        return _Usage(spends, uploads, str(data.get("day") or ""), int(data.get("day_credits") or 0))
+        holds = {str(k): Held(_finite(until), tuple(str(key) for key in keys), int(images), int(credits))
+                 for k, (until, keys, images, credits) in _mapping(data.get("holds")).items()}
+        return _Usage(spends, uploads, str(data.get("day") or ""), int(data.get("day_credits") or 0), holds)
     except (TypeError, ValueError):
         log.warning("the usage ledger is malformed; counting from zero")
         return _Usage()

@@ -11,8 +11,9 @@ A visitor is counted under their owner and a keyed hash of their client address 
 request is refused when either key is over. Usage lives in the ``limits`` document (``ledger``), so a
 restart does not reset it and every process on one data folder counts together.
 
-``check`` reserves what the request would spend (a ``Hold``), so two presses at the same instant cannot
-both slip under a limit; ``record`` turns the hold into usage, ``release`` drops it when nothing was sent.
+``check`` reserves what the request would spend (a ``Hold``, in the ledger with the usage, taken by the
+compare-and-set that checks), so two presses at the same instant, on any process or replica, cannot both
+slip under a limit; ``record`` turns the hold into usage, ``release`` drops it when nothing was sent.
 
 This module is the limits' public face: the parts live beside it (``visitors``, ``ledger``,
 ``upload_budget``, and ``limit_text`` for ``LimitReached`` and its wording) and are re-exported here.
@@ -20,7 +21,6 @@ This module is the limits' public face: the parts live beside it (``visitors``, 
 
 from __future__ import annotations
 
-import itertools
 import math
 import secrets
 import time
@@ -81,7 +81,7 @@ _NETWORK_WORDS = _Words(
 class Hold:
     """What a checked request may spend, counted against the limits until recorded or released."""
 
-    id: int
+    id: str
     keys: tuple[str, ...]
     images: int
     credits: int
@@ -113,8 +113,6 @@ class SpendingLimiter:
         self.limits = limits
         self._address_key = address_key or secrets.token_bytes(32)
         self._job_in_flight = job_in_flight or (lambda job_id: False)
-        self._ids = itertools.count(1)
-        self._holds: dict[int, Hold] = {}
         self.ledger = UsageLedger(
             documents, clock=clock, keep_spends=max(HOUR, float(in_flight_window)), keep_uploads=UPLOAD_WINDOW
         )
@@ -147,8 +145,9 @@ class SpendingLimiter:
         images = max(1, int(images))
         credits = estimate_credits("generate", images) if credits is None else int(credits)
         lim = self.limits
-        with self.ledger.lock:
-            now = self.ledger.now()
+        hold = Hold(secrets.token_hex(8), self._counted_under(visitor), images, credits)
+
+        def checks(now: float) -> None:
             for key in visitor.keys:
                 self._check_hour(key, images, now, lim.images_per_hour, _VISITOR_WORDS)
             for key in visitor.network_keys:
@@ -159,9 +158,10 @@ class SpendingLimiter:
                 self._check_in_flight(key, images, lim.network_jobs_in_flight, _NETWORK_WORDS)
             self._check_minute(images, now)
             self._check_budget(credits, now)
-            hold = Hold(next(self._ids), self._counted_under(visitor), images, credits)
-            self._holds[hold.id] = hold
-            return hold
+
+        with self.ledger.lock:
+            self.ledger.hold(hold.id, hold.keys, images, credits, checks)
+        return hold
 
     def record(self, hold: Hold, records: Sequence[JobRecord] = ()) -> int:
         """Akool accepted the request: its jobs count from now on. Returns the credits counted.
@@ -172,15 +172,14 @@ class SpendingLimiter:
         images = len(records) if records else hold.images
         job_ids = tuple(r.id for r in records)
         with self.ledger.lock:
-            self._holds.pop(hold.id, None)
             now = self.ledger.now()
-            self.ledger.add_spend(hold.keys, Spend(now, images, job_ids), spent)
+            self.ledger.add_spend(hold.keys, Spend(now, images, job_ids), spent, hold_id=hold.id)
         return spent
 
     def release(self, hold: Hold) -> None:
         """Nothing was sent (or Akool refused it): the hold no longer counts."""
         with self.ledger.lock:
-            self._holds.pop(hold.id, None)
+            self.ledger.release(hold.id)
 
     def usage(self, visitor: Visitor) -> dict[str, int]:
         """What ``visitor`` has used now (the highest of their keys), and the app's credits today."""
@@ -220,7 +219,7 @@ class SpendingLimiter:
 
     def _held(self, key: str | None) -> tuple[int, int]:
         """(images, credits) reserved by holds not yet recorded, for ``key`` (None: every hold)."""
-        holds = [h for h in self._holds.values() if key is None or key in h.keys]
+        holds = [h for h in self.ledger.holds.values() if key is None or key in h.keys]
         return sum(h.images for h in holds), sum(h.credits for h in holds)
 
     def _images_in(self, key: str, now: float, window: float) -> int:
