@@ -7,6 +7,8 @@ connections go to the replica it was first given, and to the next live one once 
 ``--sessions`` gradio_client sessions through the proxy. Each session calls ``/generate`` (batch 1, no
 wait), then ``/job`` every second until its job is final (those calls are the quick events timed here).
 Once every session has its job id (the jobs are mid-way), the first replica is killed with SIGKILL.
+Before the sessions, ``--warmup`` jobs (not counted) teach the replicas how long jobs take here, so the
+one-replica baseline and the replicas start from the same learned schedule.
 
 Each replica reaches Akool through a forwarder of its own in this process, which notes every status poll
 (which replica, which job, when) and every job Akool made. Figures:
@@ -22,7 +24,7 @@ Each replica reaches Akool through a forwarder of its own in this process, which
   job by probe processes of their own, as ``bench_load.py`` times it (the sessions' own ``/job`` calls
   are printed too; they carry their crowded processes' CPU).
 
-    python bench/bench_replicas.py [--replicas 2] [--sessions 100] [--speed 1] [--no-baseline]
+    python bench/bench_replicas.py [--replicas 2] [--sessions 100] [--speed 1] [--warmup 12] [--no-baseline]
 
 The last line is exactly::
 
@@ -43,6 +45,7 @@ import tempfile
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
@@ -52,6 +55,8 @@ sys.path[:0] = [str(ROOT), str(BENCH)]
 
 from bench_load import API_KEY, Children, free_port, json_lines, pct, wait_http  # noqa: E402
 from replica_net import SESSION_HEADER, AkoolLog, run_proxy, start_forwarder  # noqa: E402
+
+from akool_ui.service.runtime.durations import ENOUGH_SAMPLES, SAVE_DELAY_SECONDS  # noqa: E402
 
 S3_KEY = "bench"
 PROBES = 2
@@ -127,6 +132,27 @@ def run_sessions(url: str, first: int, count: int, deadline_s: float) -> None:
 
 
 # --- the conductor ---------------------------------------------------------------------------------------
+
+
+def warm_up(url: str, jobs: int, log: AkoolLog) -> None:
+    """``jobs`` jobs from sessions of their own (spread over the replicas), waited for, then a pause for
+    every replica to read the durations they taught; then the log starts afresh. Both runs then measure
+    from the same learned schedule, not the cold start's race between submissions and the first finishes."""
+    if jobs <= 0:
+        return
+    from gradio_client import Client
+
+    def one(n: int) -> None:
+        client = Client(url, verbose=False, download_files=False, headers={SESSION_HEADER: uuid.uuid4().hex})
+        client.predict(f"warm-up {n}: a lighthouse at dawn", api_name="/generate")
+
+    with ThreadPoolExecutor(jobs) as pool:
+        list(pool.map(one, range(jobs)))
+    time.sleep(2 * SAVE_DELAY_SECONDS + 1)  # saved by the replica that learned, read by the others
+    with log.lock:
+        log.polls.clear()
+        log.made.clear()
+        log.created.clear()
 
 
 def start_replica(children: Children, index: int, work: Path, env: dict[str, str]) -> tuple[int, subprocess.Popen]:
@@ -220,6 +246,7 @@ def run_once(args: argparse.Namespace, replicas: int, *, kill: bool, stores: tup
         from gradio_client import Client
 
         probe_out = Client(url, verbose=False, download_files=False).predict("probe", api_name="/generate")
+        warm_up(url, args.warmup, log)
         probe_samples: list[float] = []
         for _ in range(PROBES):
             probe = children.start([sys.executable, str(BENCH / "bench_load.py"), "--role", "probe", "--probe", "/job",
@@ -295,6 +322,9 @@ def main() -> None:
     parser.add_argument("--kill-after", type=float, default=0.5,
                         help="seconds after the last job is submitted that replica 0 is killed")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up on a session after this long")
+    parser.add_argument("--warmup", type=int, default=ENOUGH_SAMPLES,
+                        help=f"jobs run (and learned from) before each measured run, not counted (default "
+                             f"{ENOUGH_SAMPLES}: enough to replace the prior; 0: measure the cold start)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the one-replica run")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (replica logs)")
     parser.add_argument("--dump", default="", help="write each run's creates and polls to DUMP-<replicas>.json")
