@@ -5,8 +5,8 @@ Public surface: ``LocalStorage`` (every port on one data folder, opened and clos
 parts: ``JobStore`` (records: diskcache + a SQLite owner index + a JSON file per record), ``LocalBlobs``
 (files), ``LocalDocuments`` (one JSON file per document, compare-and-set under a lock file),
 ``LocalLeases`` (named leases with expiry in a small SQLite file), ``LocalEvents`` (in-process
-subscriptions), ``MemorySlots`` (poll turns counted in this process); ``MemoryDocuments`` / ``MemoryLeases`` (one process, nothing on disk: tests and
-volatile state).
+subscriptions), ``MemorySlots`` (poll turns counted in this process); ``MemoryDocuments`` /
+``MemoryLeases`` (one process, nothing on disk: tests and volatile state).
 """
 
 from .blobs import LocalBlobs

@@ -1,9 +1,9 @@
-"""The shared adapter: the storage ports on Redis (records, documents, leases, events, poll turns) and an
-S3-compatible bucket (blobs), so several replicas of the app on several machines share one history.
+"""The shared adapter: the storage ports on Redis (records, documents, leases, events, poll turns) and
+an S3-compatible bucket (blobs), so several replicas of the app on several machines share one history.
 
 Public surface: ``SharedStorage`` (every port, opened and closed together, from ``Settings.stores``), and
-its parts: ``RedisRecords``, ``RedisDocuments``, ``RedisLeases``, ``RedisEvents``, ``RedisSlots``, ``S3Blobs``. Chosen by
-``bootstrap`` when AKOOL_REDIS_URL is set; needs the ``redis`` and ``boto3`` packages.
+its parts: ``RedisRecords``, ``RedisDocuments``, ``RedisLeases``, ``RedisEvents``, ``RedisSlots``,
+``S3Blobs``. Chosen by ``bootstrap`` when AKOOL_REDIS_URL is set; needs the ``redis`` and ``boto3`` packages.
 """
 
 from .blobs import S3Blobs

@@ -44,5 +44,6 @@ class RedisSlots:
 
     def take(self, name: str, *, gap: float, burst: float) -> float:
         with unavailable(f"slot {name!r} could not be taken"):
-            wait = float(self._take(keys=[self._keys("slots", name)], args=[f"{gap:.6f}", f"{burst:.6f}", f"{MAX_AHEAD_SECONDS:.0f}"]))
+            wait = float(self._take(keys=[self._keys("slots", name)],
+                                    args=[f"{gap:.6f}", f"{burst:.6f}", f"{MAX_AHEAD_SECONDS:.0f}"]))
         return wait if wait > 1e-6 else 0.0

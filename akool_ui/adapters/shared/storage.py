@@ -8,8 +8,9 @@
     slots      RedisSlots (a credential's poll turns, one Lua script per turn)  slots.py
 
 Every replica that names the same Redis, key prefix and bucket shares records, counts, stars, keys,
-leases, events and poll turns. What stays on this machine: the mirror of the objects it used (``mirror_dir``, under
-the data folder, private) and Gradio's own queue and sessions (hence sticky sessions, see the README).
+leases, events and poll turns. What stays on this machine: the mirror of the objects it used
+(``mirror_dir``, under the data folder, private) and Gradio's own queue and sessions (hence sticky
+sessions, see the README).
 """
 
 from __future__ import annotations
