@@ -5,8 +5,9 @@ cheap-image simulator of ``bench_load.py`` (Akool), ``--replicas`` app processes
 AKOOL_REDIS_URL + AKOOL_S3_BUCKET), and a tiny sticky round-robin proxy in front of them (a session's
 connections go to the replica it was first given, and to the next live one once that one is gone), then
 ``--sessions`` gradio_client sessions through the proxy. Each session calls ``/generate`` (batch 1, no
-wait), then ``/job`` every second until its job is final (those calls are the quick events timed here).
-Once every session has its job id (the jobs are mid-way), the first replica is killed with SIGKILL.
+wait; the calls arrive evenly over ``--arrivals`` seconds, the same in every run, so the poll budget is
+as busy with one replica as with several), then ``/job`` every second until its job is final (those calls
+are the quick events timed here). Once every session has its job id (the jobs are mid-way), the first replica is killed with SIGKILL.
 Before the sessions, ``--warmup`` jobs (not counted) teach the replicas how long jobs take here, so the
 one-replica baseline and the replicas start from the same learned schedule.
 
@@ -24,7 +25,8 @@ Each replica reaches Akool through a forwarder of its own in this process, which
   job by probe processes of their own, as ``bench_load.py`` times it (the sessions' own ``/job`` calls
   are printed too; they carry their crowded processes' CPU).
 
-    python bench/bench_replicas.py [--replicas 2] [--sessions 100] [--speed 1] [--warmup 12] [--no-baseline]
+    python bench/bench_replicas.py [--replicas 2] [--sessions 100] [--speed 1] [--warmup 12] [--arrivals 20]
+                                   [--no-baseline]
 
 The last line is exactly::
 
@@ -59,6 +61,8 @@ from replica_net import SESSION_HEADER, AkoolLog, run_proxy, start_forwarder  # 
 from akool_ui.service.runtime.durations import ENOUGH_SAMPLES, SAVE_DELAY_SECONDS  # noqa: E402
 
 S3_KEY = "bench"
+# Seconds from starting the session processes to the first arrival.
+ARRIVALS_START = 8.0
 PROBES = 2
 
 
@@ -86,7 +90,9 @@ def stores_env(redis_url: str, s3_url: str, prefix: str) -> dict[str, str]:
 # --- the sessions (a child role) -------------------------------------------------------------------------
 
 
-def run_sessions(url: str, first: int, count: int, deadline_s: float) -> None:
+def run_sessions(url: str, first: int, count: int, deadline_s: float, start_at: float, every: float) -> None:
+    """Sessions ``first``..``first + count - 1``; session n calls /generate at ``start_at + n * every``
+    (epoch seconds), so every run has the same arrivals whatever the replicas' own pace."""
     from gradio_client import Client
 
     out_lock = threading.Lock()
@@ -101,6 +107,7 @@ def run_sessions(url: str, first: int, count: int, deadline_s: float) -> None:
         deadline = time.monotonic() + deadline_s
         try:
             client = Client(url, verbose=False, download_files=False, headers=headers)
+            time.sleep(max(0.0, start_at + n * every - time.time()))
             out = client.predict(f"replica test {n}: a lighthouse at dawn", api_name="/generate", wait=False)
             sid, job_id = out["session"], out["jobs"][0]["id"]
             say({"submitted": job_id, "n": n})
@@ -258,10 +265,12 @@ def run_once(args: argparse.Namespace, replicas: int, *, kill: bool, stores: tup
         per = [args.sessions // workers + (1 if i < args.sessions % workers else 0) for i in range(workers)]
         session_procs = []
         first = 0
+        start_at = time.time() + ARRIVALS_START  # the session processes import gradio_client meanwhile
+        every = args.arrivals / args.sessions
         for count in per:
             session_procs.append(children.start(
                 [sys.executable, __file__, "--role", "sessions", "--url", url, "--first", str(first), "--count",
-                 str(count), "--timeout", str(args.timeout)],
+                 str(count), "--timeout", str(args.timeout), "--start-at", str(start_at), "--every", str(every)],
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, background=True))
             first += count
         results, submitted = [], 0
@@ -319,6 +328,8 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=100, help="gradio_client sessions (default 100)")
     parser.add_argument("--speed", type=float, default=1.0, help="simulator speed (1: a job takes ~5 s)")
     parser.add_argument("--workers", type=int, default=4, help="processes the sessions are spread over")
+    parser.add_argument("--arrivals", type=float, default=20.0,
+                        help="seconds over which the sessions' /generate calls arrive, evenly (0: all at once)")
     parser.add_argument("--kill-after", type=float, default=0.5,
                         help="seconds after the last job is submitted that replica 0 is killed")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up on a session after this long")
@@ -334,11 +345,13 @@ def main() -> None:
     parser.add_argument("--url", default="", help=argparse.SUPPRESS)
     parser.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--start-at", type=float, default=0.0, help=argparse.SUPPRESS)
+    parser.add_argument("--every", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role == "proxy":
         return run_proxy(args.port, [int(p) for p in args.backends.split(",")])
     if args.role == "sessions":
-        return run_sessions(args.url, args.first, args.count, args.timeout)
+        return run_sessions(args.url, args.first, args.count, args.timeout, args.start_at, args.every)
     work = Path(tempfile.mkdtemp(prefix="bench-replicas-"))
     store_children = Children()
     try:
