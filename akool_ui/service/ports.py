@@ -33,7 +33,7 @@ from ..jobs.events import JobEvent
 __all__ = [
     "Storage", "JobRecords", "Blobs", "BlobInfo", "Documents", "Leases", "Lease", "EventBus", "Subscription", "Slots",
     "Versioned", "StorageError", "RecordNotFound", "OwnerMismatch", "BlobNotFound", "Conflict", "StorageUnavailable",
-    "update_document", "backoff", "gcra",
+    "update_document", "updated_record", "backoff", "gcra",
 ]
 
 T = TypeVar("T")
@@ -258,6 +258,18 @@ class Slots(Protocol):
         """Take ``name``'s next turn, ``gap`` seconds after the one before; turns left unused add up to
         ``burst`` seconds' worth (``burst / gap`` turns) that go at once: seconds until it comes (0: now)."""
         ...
+
+
+def updated_record(record: JobRecord, fn: Callable[[JobRecord], Any]) -> JobRecord:
+    """``JobRecords.update``'s rule, for every adapter: ``fn`` changes ``record`` in place (or returns a
+    record to store instead), and never its id or owner."""
+    job_id, owner = record.id, record.owner
+    result = fn(record)
+    if isinstance(result, JobRecord):
+        record = result
+    if record.id != job_id or record.owner != owner:
+        raise ValueError("update() must not change a record's id or owner")
+    return record
 
 
 def gcra(due: float | None, now: float, gap: float, burst: float) -> tuple[float, float]:

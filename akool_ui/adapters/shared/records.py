@@ -21,7 +21,7 @@ import redis
 
 from ...akool.models import validate_job_id
 from ...jobs import JobRecord, Page
-from ...service.ports import OwnerMismatch, RecordNotFound
+from ...service.ports import OwnerMismatch, RecordNotFound, updated_record
 from ..local.store.index import decode_cursor, encode_cursor
 from ..local.store.owners import same_owner
 from .batch import Batch, load_record
@@ -222,12 +222,7 @@ class RedisRecords:
             record = batch.load(job_id)
             if record is None:
                 raise RecordNotFound(f"no job record {job_id}")
-            owner = record.owner
-            result = fn(record)
-            if isinstance(result, JobRecord):
-                record = result
-            if record.id != job_id or record.owner != owner:
-                raise ValueError("update() must not change a record's id or owner")
+            record = updated_record(record, fn)
             batch.write(record)
         return record
 

@@ -17,6 +17,7 @@ import diskcache
 
 from ....akool.models import validate_job_id
 from ....jobs import JobRecord
+from ....service.ports import updated_record
 from .errors import OwnerMismatch, RecordNotFound
 from .index import JobIndex
 from .owners import same_owner
@@ -61,12 +62,7 @@ class RecordWriter:
             record = self._records.load(job_id)
             if record is None:
                 raise RecordNotFound(f"no job record {job_id}")
-            owner = record.owner
-            result = fn(record)
-            if isinstance(result, JobRecord):
-                record = result
-            if record.id != job_id or record.owner != owner:
-                raise ValueError("update() must not change a record's id or owner")
+            record = updated_record(record, fn)
             self._write(record)
         return record
 
